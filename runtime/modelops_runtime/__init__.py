@@ -1,0 +1,1 @@
+"""The modelops data plane: the predictor server and what runs in model pods."""

@@ -1,0 +1,219 @@
+"""Open Inference Protocol (KServe V2): health, metadata and ``infer``, JSON or binary tensors."""
+
+from __future__ import annotations
+
+import time
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from modelops_runtime.dataplane import DataPlane, Prediction
+from modelops_runtime.errors import InvalidInput, ModelNotReady
+from modelops_runtime.models import InputKind, Model
+from modelops_runtime.protocols.http import endpoint, json_response, parse_json, read_body
+from modelops_runtime.protocols.tensors import (
+    Tensor,
+    datatype_of,
+    decode_tensor,
+    encode_binary,
+    encode_json,
+)
+
+BINARY_HEADER = "inference-header-content-length"
+_METHODS = ("predict", "predict_proba")
+
+
+def routes(plane: DataPlane) -> list[Route]:
+    metrics = plane.metrics
+    limit = plane.settings.max_body_bytes
+
+    @endpoint("v2_server", metrics)
+    async def server_metadata(_: Request) -> Response:
+        return json_response({"name": "modelops", "version": _our_version(), "extensions": ["binary_tensor_data"]})
+
+    @endpoint("v2_live", metrics)
+    async def live(_: Request) -> Response:
+        return json_response({"live": True})
+
+    @endpoint("v2_ready", metrics)
+    async def ready(_: Request) -> Response:
+        state = plane.state
+        if not state.ready:
+            raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
+        return json_response({"ready": True})
+
+    @endpoint("v2_model_ready", metrics)
+    async def model_ready(request: Request) -> Response:
+        state = plane.state_of(request.path_params["name"])
+        if not state.ready:
+            raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
+        return json_response({"name": state.name, "ready": True})
+
+    @endpoint("v2_model", metrics)
+    async def model_metadata(request: Request) -> Response:
+        state = plane.state_of(request.path_params["name"])
+        body: dict[str, Any] = {
+            "name": state.name,
+            "versions": [state.version] if state.version else [],
+            "platform": "",
+            "inputs": [],
+            "outputs": [],
+            "parameters": {"ready": state.ready, "reason": state.reason, "message": state.message,
+                           "runtime_versions": state.runtime_versions},
+        }
+        if state.model is not None and state.artifact is not None:
+            body["platform"] = state.model.framework
+            body["inputs"] = _input_metadata(state.model)
+            body["outputs"] = _output_metadata(state.model)
+            body["parameters"].update(
+                {
+                    "model_type": state.model.model_type,
+                    "format": state.artifact.format.value,
+                    "sha256": state.artifact.sha256,
+                    "recorded_versions": state.artifact.metadata.framework_versions,
+                    "metrics": state.artifact.metadata.metrics,
+                    "input_kind": state.model.schema.kind.value,
+                }
+            )
+        return json_response(body)
+
+    @endpoint("v2_infer", metrics)
+    async def infer(request: Request) -> Response:
+        started = time.perf_counter()
+        raw = await read_body(request, limit)
+        body, binary = _split_binary(raw, request.headers.get(BINARY_HEADER))
+        tensors, method, wants_binary = _decode_request(body, binary)
+        metrics.decode.observe(time.perf_counter() - started)
+        name = request.path_params["name"]
+        if len(tensors) > 1 or _content_type(body) == "pd":
+            columns = {t.name: _column(t) for t in tensors}
+            prediction = await plane.predict_columns(name, columns, method)
+        else:
+            prediction = await plane.predict_array(name, tensors[0].data, method)
+        encode_started = time.perf_counter()
+        response = _encode_response(plane, name, body, prediction, wants_binary)
+        metrics.encode.observe(time.perf_counter() - encode_started)
+        return response
+
+    model = "/v2/models/{name:model}"
+    versioned = "/v2/models/{name:model}/versions/{version}"
+    return [
+        Route("/v2", server_metadata, methods=["GET"]),
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route(f"{model}/ready", model_ready, methods=["GET"]),
+        Route(f"{versioned}/ready", model_ready, methods=["GET"]),
+        Route(f"{model}/infer", infer, methods=["POST"]),
+        Route(f"{versioned}/infer", infer, methods=["POST"]),
+        Route(model, model_metadata, methods=["GET"]),
+        Route(versioned, model_metadata, methods=["GET"]),
+    ]
+
+
+def _our_version() -> str:
+    try:
+        return importlib_metadata.version("modelops")
+    except importlib_metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _input_metadata(model: Model) -> list[dict[str, Any]]:
+    schema = model.schema
+    if schema.kind is InputKind.COLUMNS and schema.feature_names:
+        return [{"name": n, "datatype": "FP64", "shape": [-1]} for n in schema.feature_names]
+    if schema.kind is InputKind.RECORDS:
+        return [{"name": "records", "datatype": "BYTES", "shape": [-1],
+                 "parameters": {"content_type": "pd"}}]
+    return [{"name": "input-0", "datatype": "FP64", "shape": [-1, schema.n_features or -1]}]
+
+
+def _output_metadata(model: Model) -> list[dict[str, Any]]:
+    classes = model.classes
+    labels = "FP64" if classes is None else datatype_of(classes)
+    width = -1 if classes is None else len(classes)
+    shapes = {"predict": ([-1], labels), "predict_proba": ([-1, width], "FP64")}
+    return [
+        {"name": m, "datatype": shapes[m][1], "shape": shapes[m][0]} for m in model.methods
+    ]
+
+
+def _split_binary(raw: bytes, header_length: str | None) -> tuple[Any, bytes | None]:
+    if header_length is None:
+        return parse_json(raw), None
+    if not header_length.isdigit() or int(header_length) > len(raw):
+        raise InvalidInput(f"{BINARY_HEADER} must be the JSON header's length in bytes")
+    cut = int(header_length)
+    return parse_json(raw[:cut]), raw[cut:]
+
+
+def _decode_request(body: Any, binary: bytes | None) -> tuple[list[Tensor], str | None, bool]:
+    if not isinstance(body, dict):
+        raise InvalidInput('request body must be a JSON object with "inputs"')
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidInput('"inputs" must be a non-empty list of tensors')
+    tensors, offset = [], 0
+    for spec in inputs:
+        size = (spec.get("parameters") or {}).get("binary_data_size") if isinstance(spec, dict) else None
+        chunk = None
+        if size is not None:
+            if binary is None or not isinstance(size, int) or offset + size > len(binary):
+                raise InvalidInput("binary_data_size points past the binary data of the request")
+            chunk = binary[offset : offset + size]
+            offset += size
+        tensors.append(decode_tensor(spec, chunk))
+    parameters = body.get("parameters") or {}
+    outputs = body.get("outputs") or []
+    if not isinstance(parameters, dict) or not isinstance(outputs, list):
+        raise InvalidInput("'parameters' must be an object and 'outputs' a list")
+    method = parameters.get("method")
+    requested = [o.get("name") for o in outputs if isinstance(o, dict)]
+    if method is None and requested and requested[0] in _METHODS:
+        method = requested[0]
+    wants_binary = bool(parameters.get("binary_data_output")) or any(
+        (o.get("parameters") or {}).get("binary_data") for o in outputs if isinstance(o, dict)
+    )
+    return tensors, method, wants_binary
+
+
+def _content_type(body: dict[str, Any]) -> str:
+    parameters = body.get("parameters") or {}
+    return str(parameters.get("content_type", "")) if isinstance(parameters, dict) else ""
+
+
+def _column(tensor: Tensor) -> list[Any]:
+    if tensor.data.ndim > 2 or (tensor.data.ndim == 2 and tensor.data.shape[1] != 1):
+        raise InvalidInput(
+            f"named input {tensor.name!r} must be one column, shape [rows] or [rows, 1], "
+            f"got {list(tensor.shape)}"
+        )
+    return tensor.data.reshape(-1).tolist()
+
+
+def _encode_response(
+    plane: DataPlane, name: str, body: dict[str, Any], prediction: Prediction, binary: bool
+) -> Response:
+    outputs = np.asarray(prediction.outputs)
+    head: dict[str, Any] = {
+        "model_name": name,
+        "model_version": plane.state.version or None,
+        "parameters": {},
+    }
+    if "id" in body:
+        head["id"] = body["id"]
+    if not binary:
+        head["outputs"] = [encode_json(prediction.method, outputs)]
+        return json_response(head)
+    tensor_head, raw = encode_binary(prediction.method, outputs)
+    head["outputs"] = [tensor_head]
+    header = orjson.dumps(head)
+    return Response(
+        header + raw,
+        media_type="application/octet-stream",
+        headers={BINARY_HEADER: str(len(header))},
+    )

@@ -1,0 +1,90 @@
+"""Predictor settings, read once from the environment (prefix ``MODELOPS_``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "xgboost.", "builtins.")
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        return default
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the predictor can be told, with defaults that suit a pod."""
+
+    model_uri: str = ""
+    model_name: str = "model"
+    model_version: str = ""
+    sha256: str = ""
+    artifact_format: str = ""
+    default_method: str = "predict"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache/modelops/artifacts")
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_size: int = 64
+    max_batch_wait_ms: float = 0.0
+    allow_version_mismatch: bool = False
+    nan_policy: str = "allow"
+    skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED_PREFIXES
+    log_level: str = "info"
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``MODELOPS_*`` variables; explicit overrides (CLI flags) win."""
+        env = os.environ if env is None else env
+        base = cls()
+        values: dict[str, object] = {
+            "model_uri": env.get("MODELOPS_MODEL_URI", base.model_uri),
+            "model_name": env.get("MODELOPS_MODEL_NAME", base.model_name),
+            "model_version": env.get("MODELOPS_MODEL_VERSION", base.model_version),
+            "sha256": env.get("MODELOPS_MODEL_SHA256", base.sha256),
+            "artifact_format": env.get("MODELOPS_MODEL_FORMAT", base.artifact_format),
+            "default_method": env.get("MODELOPS_DEFAULT_METHOD", base.default_method),
+            "host": env.get("MODELOPS_HOST", base.host),
+            "port": int(env.get("MODELOPS_PORT", base.port)),
+            "cache_dir": Path(env.get("MODELOPS_CACHE_DIR", str(base.cache_dir))),
+            "max_body_bytes": int(env.get("MODELOPS_MAX_BODY_BYTES", base.max_body_bytes)),
+            "max_batch_size": int(env.get("MODELOPS_MAX_BATCH_SIZE", base.max_batch_size)),
+            "max_batch_wait_ms": float(
+                env.get("MODELOPS_MAX_BATCH_WAIT_MS", base.max_batch_wait_ms)
+            ),
+            "allow_version_mismatch": _flag(
+                env.get("MODELOPS_ALLOW_VERSION_MISMATCH"), base.allow_version_mismatch
+            ),
+            "nan_policy": env.get("MODELOPS_NAN_POLICY", base.nan_policy),
+            "skops_trusted": _csv(env.get("MODELOPS_SKOPS_TRUSTED"), base.skops_trusted),
+            "log_level": env.get("MODELOPS_LOG_LEVEL", base.log_level),
+            "access_log": _flag(env.get("MODELOPS_ACCESS_LOG"), base.access_log),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.default_method not in {"predict", "predict_proba"}:
+            raise ValueError(
+                f"default method must be 'predict' or 'predict_proba', not {self.default_method!r}"
+            )
+        if self.nan_policy not in {"allow", "reject"}:
+            raise ValueError(f"nan policy must be allow or reject, not {self.nan_policy!r}")
+        if self.max_batch_size < 1:
+            raise ValueError("max batch size must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise ValueError("max body bytes must be at least 1024")
