@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from modelops_cli import serve_command
+from modelops_cli import fetch_command, serve_command
 from modelops_cli.errors import CommandError
 
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve_command.register(commands)
+    fetch_command.register(commands)
     return parser
 
 
@@ -29,6 +31,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as err:
         print(f"modelops: {err}", file=sys.stderr)
         return 1
+    except Exception as err:
+        if os.environ.get("MODELOPS_DEBUG"):
+            raise
+        print(
+            f"modelops: unexpected error: {type(err).__name__}: {err} "
+            "(set MODELOPS_DEBUG=1 for the full trace)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

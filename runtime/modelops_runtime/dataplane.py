@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelops_runtime import storage
-from modelops_runtime.artifacts import Artifact, installed_versions, resolve
+from modelops_runtime.artifacts import Artifact, installed_versions
 from modelops_runtime.batching import Batcher
 from modelops_runtime.errors import (
     ArtifactError,
@@ -27,7 +26,7 @@ from modelops_runtime.errors import (
 from modelops_runtime.metrics import PredictorMetrics
 from modelops_runtime.models import InputKind, Model
 from modelops_runtime.models.inputs import array_to_input, check_rows, columns_to_input, rows_to_input
-from modelops_runtime.models.loader import load
+from modelops_runtime.preparation import prepare
 from modelops_runtime.settings import Settings
 
 log = logging.getLogger("modelops.predictor")
@@ -72,25 +71,15 @@ class DataPlane:
         started = time.perf_counter()
         state = self.state
         try:
-            local = storage.fetch(self.settings.model_uri, self.settings.cache_dir)
-            state.artifact = resolve(local, self.settings.artifact_format, self.settings.sha256)
-            loaded = load(state.artifact, self.settings.skops_trusted)
+            prepared = prepare(self.settings)
         except ArtifactError as err:
             state.reason, state.message = err.reason, str(err)
-            log.error("model not loaded", extra={"reason": err.reason, "error": str(err)})
+            log.error("model not served", extra={"reason": err.reason, "error": str(err)})
             return state
-        state.model = loaded.model
+        state.artifact, state.model = prepared.artifact, prepared.loaded.model
         state.load_seconds = time.perf_counter() - started
         self.metrics.model_load_seconds.set(state.load_seconds)
-        if loaded.version_problems and not self.settings.allow_version_mismatch:
-            state.reason = "VersionMismatch"
-            state.message = "; ".join(loaded.version_problems) + (
-                "; retrain with this runtime's versions, choose a matching runtimeVersion, "
-                "or allow the mismatch explicitly"
-            )
-            log.error("model not served", extra={"reason": state.reason, "error": state.message})
-            return state
-        for problem in loaded.version_problems:
+        for problem in prepared.loaded.version_problems:
             log.warning("version mismatch allowed", extra={"problem": problem})
         state.ready, state.reason, state.message = True, "Ready", "the model is ready"
         self.metrics.model_ready.set(1)
@@ -99,8 +88,8 @@ class DataPlane:
             extra={
                 "model": state.name,
                 "format": state.artifact.format.value,
-                "framework": loaded.model.framework,
-                "model_type": loaded.model.model_type,
+                "framework": state.model.framework,
+                "model_type": state.model.model_type,
                 "recorded_versions": state.artifact.metadata.framework_versions,
                 "runtime_versions": state.runtime_versions,
                 "load_seconds": round(state.load_seconds, 4),

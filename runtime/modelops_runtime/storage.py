@@ -162,10 +162,15 @@ def _s3_client() -> Any:
 
 
 def _s3_call(call: Any, uri: str) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
         return call()
+    except NoCredentialsError as err:
+        raise ArtifactError(
+            f"no S3 credentials to read {uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            reason="AccessDenied",
+        ) from err
     except ClientError as err:
         code = str(err.response.get("Error", {}).get("Code", ""))
         if code in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
