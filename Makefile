@@ -21,10 +21,13 @@ install: $(VENV)/.installed ## create .venv with everything the tests need
 
 lint: install lint-python ## ruff, mypy --strict, import contracts (and generated-file drift)
 
+PY_DIRS := $(wildcard runtime operator cli tests bench examples)
+PY_PACKAGES := $(wildcard runtime/modelops_runtime operator/modelops_operator cli/modelops_cli)
+
 lint-python:
-	$(VENV)/bin/ruff check runtime operator cli tests bench
-	$(VENV)/bin/ruff format --check runtime operator cli tests bench
-	$(VENV)/bin/mypy runtime/modelops_runtime operator/modelops_operator cli/modelops_cli
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
+	$(VENV)/bin/mypy $(PY_PACKAGES)
 	$(VENV)/bin/lint-imports
 
 test-unit: install ## unit and in-process API tests (no cluster)
@@ -41,3 +44,27 @@ clean: ## remove the venv and caches inside the repo
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 -include tests/cluster/cluster.mk
+
+# --- Model and ModelVersion: CRDs, chart, operator, demo (issue 4) -------------------------
+CRD_DIRS := crds charts/modelops/crds
+HELM ?= $(firstword $(wildcard $(HOME)/.cache/modelops/helm-*/bin/helm) $(shell command -v helm))
+
+.PHONY: crds crds-check chart-lint operator-run
+
+crds: install ## generate the CRDs (crds/ and the chart's) from operator/modelops_operator/api
+	$(PY) -m modelops_operator.api.crds $(CRD_DIRS)
+
+crds-check: install ## fail if the CRDs on disk differ from the typed API
+	$(PY) -m modelops_operator.api.crds --check $(CRD_DIRS)
+
+lint-generated: crds-check chart-lint
+lint: lint-generated
+
+chart-lint: ## helm lint and render the chart (needs helm; see docs/development.md)
+	@if [ -z "$(HELM)" ]; then echo "chart-lint: helm not found (make cluster binaries or install helm)"; exit 1; fi
+	$(HELM) lint --strict charts/modelops
+	$(HELM) template modelops charts/modelops --namespace modelops-system >/dev/null
+
+operator-run: install ## run the operator locally against the current kubeconfig context
+	$(PY) -m modelops_operator
+# --- end issue 4 ------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--sha256")
     parser.add_argument("--format", dest="artifact_format")
     parser.add_argument("--allow-version-mismatch", action="store_const", const=True)
-    parser.add_argument("--termination-log", help="also write the verdict here (a pod's /dev/termination-log)")
+    parser.add_argument(
+        "--termination-log", help="also write the verdict here (a pod's /dev/termination-log)"
+    )
     parser.set_defaults(run=run)
 
 

@@ -14,24 +14,45 @@ def register(commands: Any) -> None:
         help="serve a model artifact over HTTP (KServe V1 and Open Inference Protocol)",
         description="Serve one model artifact. Flags override MODELOPS_* environment settings.",
     )
-    parser.add_argument("model_uri", nargs="?", help="path, file://, http(s)://, s3://, gs:// or pvc:// URI")
+    parser.add_argument(
+        "model_uri", nargs="?", help="path, file://, http(s)://, s3://, gs:// or pvc:// URI"
+    )
     parser.add_argument("--name", help="model name in the URL paths (default: 'model')")
-    parser.add_argument("--version", dest="model_version", help="model version reported in metadata")
+    parser.add_argument(
+        "--version", dest="model_version", help="model version reported in metadata"
+    )
     parser.add_argument("--port", type=int)
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--sha256", help="refuse to load unless the artifact has this sha256")
-    parser.add_argument("--format", dest="artifact_format",
-                        help="joblib, pickle, skops, xgboost-json or xgboost-ubj (default: detect)")
-    parser.add_argument("--method", dest="default_method", choices=["predict", "predict_proba"],
-                        help="method used when a request names none (default predict)")
+    parser.add_argument(
+        "--format",
+        dest="artifact_format",
+        help="joblib, pickle, skops, xgboost-json or xgboost-ubj (default: detect)",
+    )
+    parser.add_argument(
+        "--method",
+        dest="default_method",
+        choices=["predict", "predict_proba"],
+        help="method used when a request names none (default predict)",
+    )
     parser.add_argument("--max-batch-size", type=int, help="most rows merged into one model call")
-    parser.add_argument("--max-batch-wait-ms", type=float,
-                        help="how long a batch waits for more requests (default 0: never waits)")
+    parser.add_argument(
+        "--max-batch-wait-ms",
+        type=float,
+        help="how long a batch waits for more requests (default 0: never waits)",
+    )
     parser.add_argument("--max-body-bytes", type=int, help="largest request body accepted")
-    parser.add_argument("--nan-policy", choices=["allow", "reject"],
-                        help="pass missing values to the model, or refuse them with a 400")
-    parser.add_argument("--allow-version-mismatch", action="store_const", const=True,
-                        help="serve even if the artifact was saved with other framework versions")
+    parser.add_argument(
+        "--nan-policy",
+        choices=["allow", "reject"],
+        help="pass missing values to the model, or refuse them with a 400",
+    )
+    parser.add_argument(
+        "--allow-version-mismatch",
+        action="store_const",
+        const=True,
+        help="serve even if the artifact was saved with other framework versions",
+    )
     parser.add_argument("--cache-dir", help="where remote artifacts are downloaded")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(run=run)

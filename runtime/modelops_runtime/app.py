@@ -19,7 +19,9 @@ from modelops_runtime.protocols.http import error_response
 from modelops_runtime.settings import Settings
 
 
-def create_app(settings: Settings, plane: DataPlane | None = None, load_in_background: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, plane: DataPlane | None = None, load_in_background: bool = True
+) -> Starlette:
     """An app serving one model. Loading runs in a thread so liveness answers meanwhile."""
     plane = plane or DataPlane(settings)
 

@@ -145,7 +145,9 @@ def locate(local: Path) -> Path:
     if local.is_file():
         return local
     candidates = sorted(
-        p for p in local.iterdir() if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")
+        p
+        for p in local.iterdir()
+        if p.is_file() and p.name != METADATA_FILE and not p.name.startswith(".")
     )
     if len(candidates) != 1:
         found = ", ".join(p.name for p in candidates) or "nothing"
@@ -165,7 +167,9 @@ def read_metadata(model_file: Path) -> Metadata:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise ArtifactError(f"{METADATA_FILE} is not valid JSON: {err}", reason="MetadataInvalid") from err
+        raise ArtifactError(
+            f"{METADATA_FILE} is not valid JSON: {err}", reason="MetadataInvalid"
+        ) from err
     if not isinstance(data, dict):
         raise ArtifactError(f"{METADATA_FILE} must hold a JSON object", reason="MetadataInvalid")
     return Metadata.from_dict(data)
@@ -205,8 +209,12 @@ def installed_versions() -> dict[str, str]:
     return versions
 
 
-def write_metadata(folder: Path, framework: str, metrics: dict[str, float] | None = None,
-                   extra: dict[str, Any] | None = None) -> Path:
+def write_metadata(
+    folder: Path,
+    framework: str,
+    metrics: dict[str, float] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Record this environment's framework versions (and metrics) beside a saved model."""
     data: dict[str, Any] = {
         "framework": framework,

@@ -10,6 +10,7 @@ so an error is reported only to the request that caused it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,10 +57,8 @@ class Batcher:
     async def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _loop(self) -> None:
@@ -97,7 +96,9 @@ class Batcher:
             rows += job.rows
         return jobs
 
-    async def _execute(self, loop: asyncio.AbstractEventLoop, key: Hashable, jobs: list[_Job]) -> None:
+    async def _execute(
+        self, loop: asyncio.AbstractEventLoop, key: Hashable, jobs: list[_Job]
+    ) -> None:
         live = [job for job in jobs if not job.future.done()]
         if not live:
             return
@@ -112,7 +113,9 @@ class Batcher:
                 return
             for job in live:
                 try:
-                    (result,) = await loop.run_in_executor(self._executor, self._run, key, [job.payload])
+                    (result,) = await loop.run_in_executor(
+                        self._executor, self._run, key, [job.payload]
+                    )
                 except Exception as error:
                     _settle(job, error=error)
                 else:

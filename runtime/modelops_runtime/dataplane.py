@@ -25,7 +25,13 @@ from modelops_runtime.errors import (
 )
 from modelops_runtime.metrics import PredictorMetrics
 from modelops_runtime.models import InputKind, Model
-from modelops_runtime.models.inputs import array_to_input, check_rows, columns_to_input, rows_to_input
+from modelops_runtime.models.inputs import (
+    array_to_input,
+    check_rows,
+    columns_to_input,
+    input_problem,
+    rows_to_input,
+)
 from modelops_runtime.preparation import prepare
 from modelops_runtime.settings import Settings
 
@@ -115,9 +121,8 @@ class DataPlane:
     def method_for(self, model: Model, requested: Any) -> str:
         method = self.settings.default_method if requested in (None, "") else requested
         if method not in model.methods:
-            raise InvalidInput(
-                f"method {method!r} is not available for this model; choose one of {list(model.methods)}"
-            )
+            choices = list(model.methods)
+            raise InvalidInput(f"method {method!r} is not available; choose one of {choices}")
         return str(method)
 
     async def predict_rows(self, name: str, rows: Any, method: Any = None) -> Prediction:
@@ -135,7 +140,9 @@ class DataPlane:
         key = ("input", type(model_input).__name__, _width(model_input))
         return await self._submit(chosen, key, model_input, len(model_input))
 
-    async def predict_columns(self, name: str, columns: dict[str, list[Any]], method: Any = None) -> Prediction:
+    async def predict_columns(
+        self, name: str, columns: dict[str, list[Any]], method: Any = None
+    ) -> Prediction:
         """Named columns of a V2 request (``content_type: pd`` or one tensor per feature)."""
         model = self.model_for(name)
         chosen = self.method_for(model, method)
@@ -143,7 +150,9 @@ class DataPlane:
         key = ("input", type(model_input).__name__, _width(model_input))
         return await self._submit(chosen, key, model_input, len(model_input))
 
-    async def _submit(self, method: str, key: tuple[Hashable, ...], payload: Any, rows: int) -> Prediction:
+    async def _submit(
+        self, method: str, key: tuple[Hashable, ...], payload: Any, rows: int
+    ) -> Prediction:
         outputs = await self.batcher.submit((method, *key), payload, rows)
         return Prediction(outputs=outputs, method=method)
 
@@ -164,10 +173,9 @@ class DataPlane:
         try:
             outputs = model.call(model_input, method)
         except Exception as err:
-            if _has_missing(model_input):
-                raise InvalidInput(
-                    f"instances contain missing values (null) and the model cannot take them: {err}"
-                ) from err
+            problem = input_problem(model_input)
+            if problem is not None:
+                raise InvalidInput(f"{problem}, and the model refused it: {err}") from err
             raise ModelFailed(f"the model raised {type(err).__name__}: {err}") from err
         self.metrics.predict.observe(time.perf_counter() - started)
         if len(outputs) != sum(sizes):
@@ -206,15 +214,6 @@ def _split(outputs: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
         parts.append(outputs[start : start + size])
         start += size
     return parts
-
-
-def _has_missing(model_input: Any) -> bool:
-    if isinstance(model_input, np.ndarray):
-        return model_input.dtype.kind == "f" and bool(np.isnan(model_input).any())
-    if isinstance(model_input, list):
-        return any(v is None for row in model_input for v in row.values())
-    isna = getattr(model_input, "isna", None)
-    return bool(isna().to_numpy().any()) if isna is not None else False
 
 
 __all__ = ["DataPlane", "InputKind", "ModelState", "Prediction"]

@@ -81,14 +81,15 @@ def upload(local: Path, uri: str) -> None:
     scheme = scheme_of(uri)
     files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
     for file in files:
-        dest = uri if local.is_file() else uri.rstrip("/") + "/" + file.relative_to(local).as_posix()
+        dest = (
+            uri if local.is_file() else uri.rstrip("/") + "/" + file.relative_to(local).as_posix()
+        )
         if scheme in ("file", "pvc"):
             path = _pvc_path(dest) if scheme == "pvc" else Path(urlparse(dest).path)
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, path)
         elif scheme == "s3":
-            bucket, key = _bucket_key(dest)
-            _s3_call(lambda: _s3_client().upload_file(str(file), bucket, key), dest)
+            _upload_s3(file, dest)
         elif scheme == "gs":
             bucket, key = _bucket_key(dest)
             _gcs_client().bucket(bucket).blob(key).upload_from_filename(str(file))
@@ -133,9 +134,10 @@ def _basename(key: str) -> str:
 def _download_http(uri: str, staging: Path) -> None:
     name = _basename(urlparse(uri).path)
     try:
-        with urllib.request.urlopen(uri, timeout=60) as response, (staging / name).open(
-            "wb"
-        ) as out:
+        with (
+            urllib.request.urlopen(uri, timeout=60) as response,
+            (staging / name).open("wb") as out,
+        ):
             shutil.copyfileobj(response, out, _CHUNK)
     except urllib.error.HTTPError as err:
         reason = "ArtifactNotFound" if err.code == 404 else "StorageError"
@@ -179,7 +181,15 @@ def _s3_call(call: Any, uri: str) -> Any:
             raise ArtifactError(f"access to {uri} denied ({code})", reason="AccessDenied") from err
         raise ArtifactError(f"S3 error for {uri}: {code} {err}", reason="StorageError") from err
     except BotoCoreError as err:
-        raise ArtifactError(f"cannot reach S3 for {uri}: {err}", reason="StorageUnreachable") from err
+        raise ArtifactError(
+            f"cannot reach S3 for {uri}: {err}", reason="StorageUnreachable"
+        ) from err
+
+
+def _upload_s3(file: Path, uri: str) -> None:
+    bucket, key = _bucket_key(uri)
+    client = _s3_client()
+    _s3_call(lambda: client.upload_file(str(file), bucket, key), uri)
 
 
 def _s3_keys_under(client: Any, bucket: str, prefix: str) -> Iterator[str]:
@@ -242,4 +252,9 @@ def _download_gs(uri: str, staging: Path) -> None:
         item.download_to_filename(str(dest))
 
 
-_DOWNLOADERS = {"http": _download_http, "https": _download_http, "s3": _download_s3, "gs": _download_gs}
+_DOWNLOADERS = {
+    "http": _download_http,
+    "https": _download_http,
+    "s3": _download_s3,
+    "gs": _download_gs,
+}

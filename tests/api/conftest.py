@@ -22,7 +22,9 @@ def serve(tmp_path: Path) -> Serve:
     """``async with serve(path, name=..., **settings) as client``: a loaded predictor."""
 
     @asynccontextmanager
-    async def running(uri: Path | str, name: str = "m", **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def running(
+        uri: Path | str, name: str = "m", **overrides: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
         settings = Settings.from_env(
             {}, model_uri=str(uri), model_name=name, cache_dir=tmp_path / "cache", **overrides
         )

@@ -14,7 +14,8 @@ def _predict_body(rows: list, **extra: object) -> dict:
 
 
 @pytest.mark.parametrize(
-    "fixture", ["iris", "ctr", "houses", "booster_json", "booster_ubj", "booster_named", "iris_skops"]
+    "fixture",
+    ["iris", "ctr", "houses", "booster_json", "booster_ubj", "booster_named", "iris_skops"],
 )
 async def test_predictions_equal_local_predict(
     serve: Serve, request: pytest.FixtureRequest, fixture: str
@@ -81,5 +82,7 @@ async def test_class_labels_that_are_strings_come_back_as_strings(serve: Serve, 
     model = DecisionTreeClassifier().fit(X, np.array(["low", "low", "high", "high"]))
     joblib.dump(model, tmp_path / "labels.joblib")
     async with serve(tmp_path / "labels.joblib", name="labels") as client:
-        response = await client.post("/v1/models/labels:predict", json={"instances": [[0.5], [2.5]]})
+        response = await client.post(
+            "/v1/models/labels:predict", json={"instances": [[0.5], [2.5]]}
+        )
     assert response.json()["predictions"] == ["low", "high"]

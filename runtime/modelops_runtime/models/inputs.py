@@ -76,7 +76,9 @@ def array_to_input(array: np.ndarray, schema: InputSchema, reject_nulls: bool) -
     if array.ndim == 1:
         array = array.reshape(-1, 1) if schema.n_features == 1 else array.reshape(1, -1)
     if array.ndim != 2:
-        raise InvalidInput(f"input tensor must have 2 dimensions [rows, features], got {array.ndim}")
+        raise InvalidInput(
+            f"input tensor must have 2 dimensions [rows, features], got {array.ndim}"
+        )
     if array.shape[0] == 0:
         raise InvalidInput("input tensor holds no rows")
     if schema.kind is InputKind.RECORDS:
@@ -135,13 +137,43 @@ def _numeric(rows: Sequence[Sequence[Any]], reject_nulls: bool) -> np.ndarray:
     try:
         array = np.asarray(rows, dtype=np.float64)
     except (TypeError, ValueError):
-        raise _first_non_number(rows) from None
+        return _mixed(rows, reject_nulls)
     if array.ndim != 2:
         raise InvalidInput("each instance must be a flat list of numbers")
-    if np.isnan(array).any():
-        if reject_nulls:
-            raise _nulls_refused()
+    if reject_nulls and np.isnan(array).any():
+        raise _nulls_refused()
     return array
+
+
+def _mixed(rows: Sequence[Sequence[Any]], reject_nulls: bool) -> np.ndarray:
+    """Rows that are not all numbers: some models (an encoder first) take strings, so the
+    model decides, and a refusal is reported against the first value that is not a number."""
+    try:
+        array = np.asarray(rows, dtype=object)
+    except (TypeError, ValueError):
+        raise _first_non_number(rows) from None
+    if array.ndim != 2:
+        raise _first_non_number(rows)
+    if reject_nulls and any(v is None for row in rows for v in row):
+        raise _nulls_refused()
+    return array
+
+
+def input_problem(model_input: ModelInput) -> str | None:
+    """Why a model may have refused this input: missing or non-numeric values, if any."""
+    if isinstance(model_input, np.ndarray):
+        if model_input.dtype == object:
+            return str(_first_non_number(model_input.tolist()))
+        if model_input.dtype.kind == "f" and np.isnan(model_input).any():
+            return "instances contain missing values (null)"
+        return None
+    if isinstance(model_input, list):
+        has_null = any(v is None for row in model_input for v in row.values())
+        return "instances contain missing values (null)" if has_null else None
+    isna = getattr(model_input, "isna", None)
+    if isna is not None and bool(isna().to_numpy().any()):
+        return "instances contain missing values (null)"
+    return None
 
 
 def _frame(rows: Sequence[Sequence[Any]], names: Sequence[str], reject_nulls: bool) -> ModelInput:

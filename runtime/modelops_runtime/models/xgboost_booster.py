@@ -16,7 +16,7 @@ class BoosterModel:
     """A native Booster; ``predict`` is ``inplace_predict``, as ``Booster.predict`` returns."""
 
     framework = "xgboost"
-    classes = None
+    classes: np.ndarray | None = None
 
     def __init__(self, booster: Any) -> None:
         self.booster = booster
@@ -31,7 +31,9 @@ class BoosterModel:
         else:
             self.schema = InputSchema(kind=InputKind.ARRAY, n_features=width or None)
         probabilistic = self.objective in _PROBABILITY_OBJECTIVES
-        self.methods = ("predict", "predict_proba") if probabilistic else ("predict",)
+        self.methods: tuple[str, ...] = (
+            ("predict", "predict_proba") if probabilistic else ("predict",)
+        )
 
     def call(self, inputs: ModelInput, method: str) -> np.ndarray:
         if not isinstance(inputs, np.ndarray):

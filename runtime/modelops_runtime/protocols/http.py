@@ -36,7 +36,9 @@ class PayloadTooLarge(ModelopsError):
     reason = "PayloadTooLarge"
 
 
-def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         orjson.dumps(content, option=_JSON_OPTIONS),
         status_code=status,
@@ -56,7 +58,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes before reading them all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
+        raise PayloadTooLarge(
+            f"request body of {declared} bytes is over the limit of {limit} bytes"
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

@@ -51,7 +51,9 @@ def datatype_of(array: np.ndarray) -> str:
 def decode_tensor(spec: Any, binary: bytes | None = None) -> Tensor:
     """One request input (``{"name", "shape", "datatype", "data"}``) → a typed array."""
     if not isinstance(spec, dict):
-        raise InvalidInput("each entry of 'inputs' must be an object with name, shape, datatype, data")
+        raise InvalidInput(
+            "each entry of 'inputs' must be an object with name, shape, datatype, data"
+        )
     name = spec.get("name")
     datatype = spec.get("datatype")
     shape = spec.get("shape")
@@ -59,7 +61,9 @@ def decode_tensor(spec: Any, binary: bytes | None = None) -> Tensor:
     if not isinstance(name, str) or not name:
         raise InvalidInput("every input needs a 'name'")
     if datatype not in DTYPES:
-        raise InvalidInput(f"input {name!r}: datatype must be one of {sorted(DTYPES)}, got {datatype!r}")
+        raise InvalidInput(
+            f"input {name!r}: datatype must be one of {sorted(DTYPES)}, got {datatype!r}"
+        )
     if (
         not isinstance(shape, list)
         or not shape
@@ -76,9 +80,7 @@ def decode_tensor(spec: Any, binary: bytes | None = None) -> Tensor:
             raise InvalidInput(f"input {name!r} has no 'data'")
         flat = _from_json(name, datatype, spec["data"])
     if flat.size != count:
-        raise InvalidInput(
-            f"input {name!r}: shape {shape} needs {count} values, got {flat.size}"
-        )
+        raise InvalidInput(f"input {name!r}: shape {shape} needs {count} values, got {flat.size}")
     return Tensor(name, datatype, tuple(shape), flat.reshape(shape), parameters)
 
 
@@ -99,7 +101,9 @@ def _from_json(name: str, datatype: str, data: Any) -> np.ndarray:
         flat = list(_flatten(data))
         return np.asarray(flat, dtype=DTYPES[datatype])
     except (TypeError, ValueError, OverflowError) as err:
-        raise InvalidInput(f"input {name!r}: data does not fit datatype {datatype}: {err}") from None
+        raise InvalidInput(
+            f"input {name!r}: data does not fit datatype {datatype}: {err}"
+        ) from None
 
 
 def _flatten(data: list[Any]) -> Any:
@@ -113,9 +117,10 @@ def _flatten(data: list[Any]) -> Any:
 def _from_binary(name: str, datatype: str, raw: bytes, count: int) -> np.ndarray:
     if datatype != "BYTES":
         dtype = DTYPES[datatype].newbyteorder("<")
-        if len(raw) != count * dtype.itemsize:
+        needed = count * dtype.itemsize
+        if len(raw) != needed:
             raise InvalidInput(
-                f"input {name!r}: binary data has {len(raw)} bytes, shape needs {count * dtype.itemsize}"
+                f"input {name!r}: binary data has {len(raw)} bytes, shape needs {needed}"
             )
         return np.frombuffer(raw, dtype=dtype).astype(DTYPES[datatype], copy=False)
     values, offset = [], 0

@@ -34,7 +34,9 @@ def routes(plane: DataPlane) -> list[Route]:
 
     @endpoint("v2_server", metrics)
     async def server_metadata(_: Request) -> Response:
-        return json_response({"name": "modelops", "version": _our_version(), "extensions": ["binary_tensor_data"]})
+        return json_response(
+            {"name": "modelops", "version": _our_version(), "extensions": ["binary_tensor_data"]}
+        )
 
     @endpoint("v2_live", metrics)
     async def live(_: Request) -> Response:
@@ -63,8 +65,12 @@ def routes(plane: DataPlane) -> list[Route]:
             "platform": "",
             "inputs": [],
             "outputs": [],
-            "parameters": {"ready": state.ready, "reason": state.reason, "message": state.message,
-                           "runtime_versions": state.runtime_versions},
+            "parameters": {
+                "ready": state.ready,
+                "reason": state.reason,
+                "message": state.message,
+                "runtime_versions": state.runtime_versions,
+            },
         }
         if state.model is not None and state.artifact is not None:
             body["platform"] = state.model.framework
@@ -127,8 +133,14 @@ def _input_metadata(model: Model) -> list[dict[str, Any]]:
     if schema.kind is InputKind.COLUMNS and schema.feature_names:
         return [{"name": n, "datatype": "FP64", "shape": [-1]} for n in schema.feature_names]
     if schema.kind is InputKind.RECORDS:
-        return [{"name": "records", "datatype": "BYTES", "shape": [-1],
-                 "parameters": {"content_type": "pd"}}]
+        return [
+            {
+                "name": "records",
+                "datatype": "BYTES",
+                "shape": [-1],
+                "parameters": {"content_type": "pd"},
+            }
+        ]
     return [{"name": "input-0", "datatype": "FP64", "shape": [-1, schema.n_features or -1]}]
 
 
@@ -137,9 +149,7 @@ def _output_metadata(model: Model) -> list[dict[str, Any]]:
     labels = "FP64" if classes is None else datatype_of(classes)
     width = -1 if classes is None else len(classes)
     shapes = {"predict": ([-1], labels), "predict_proba": ([-1, width], "FP64")}
-    return [
-        {"name": m, "datatype": shapes[m][1], "shape": shapes[m][0]} for m in model.methods
-    ]
+    return [{"name": m, "datatype": shapes[m][1], "shape": shapes[m][0]} for m in model.methods]
 
 
 def _split_binary(raw: bytes, header_length: str | None) -> tuple[Any, bytes | None]:
@@ -159,7 +169,11 @@ def _decode_request(body: Any, binary: bytes | None) -> tuple[list[Tensor], str 
         raise InvalidInput('"inputs" must be a non-empty list of tensors')
     tensors, offset = [], 0
     for spec in inputs:
-        size = (spec.get("parameters") or {}).get("binary_data_size") if isinstance(spec, dict) else None
+        size = (
+            (spec.get("parameters") or {}).get("binary_data_size")
+            if isinstance(spec, dict)
+            else None
+        )
         chunk = None
         if size is not None:
             if binary is None or not isinstance(size, int) or offset + size > len(binary):
