@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,90 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.integration.servers import call as _call
 from tests.models import Trained
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _call(url: str, body: dict | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-class Server:
-    def __init__(self, uri: str, name: str, tmp: Path, *extra: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"server-{self.port}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "modelops_cli.main",
-            "serve",
-            uri,
-            "--name",
-            name,
-            "--port",
-            str(self.port),
-            "--cache-dir",
-            str(tmp / "cache"),
-            *extra,
-        ]
-        self.process = subprocess.Popen(
-            command, stdout=self.log.open("w"), stderr=subprocess.STDOUT
-        )
-
-    def wait_until_live(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if _call(self.url + "/v2/health/live")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server did not start:\n{self.log.read_text()}")
-
-    def wait_until_ready(self, timeout: float = 60) -> None:
-        self.wait_until_live(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if _call(self.url + "/v2/health/ready")[0] == 200:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"model not ready:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator:
-    servers: list[Server] = []
-
-    def starting(uri: str, name: str, *extra: str) -> Server:
-        server = Server(uri, name, tmp_path, *extra)
-        servers.append(server)
-        return server
-
-    yield starting
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture

@@ -213,11 +213,9 @@ def _encode_response(
     plane: DataPlane, name: str, body: dict[str, Any], prediction: Prediction, binary: bool
 ) -> Response:
     outputs = np.asarray(prediction.outputs)
-    head: dict[str, Any] = {
-        "model_name": name,
-        "model_version": plane.state.version or None,
-        "parameters": {},
-    }
+    head: dict[str, Any] = {"model_name": name, "parameters": {}}
+    if plane.state.version:
+        head["model_version"] = plane.state.version
     if "id" in body:
         head["id"] = body["id"]
     if not binary:

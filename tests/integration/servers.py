@@ -1,0 +1,81 @@
+"""A predictor started as a real process on loopback, the way pods start it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+class Server:
+    def __init__(self, uri: str, name: str, tmp: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"server-{self.port}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "modelops_cli.main",
+            "serve",
+            uri,
+            "--name",
+            name,
+            "--port",
+            str(self.port),
+            "--cache-dir",
+            str(tmp / "cache"),
+            *extra,
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=self.log.open("w"), stderr=subprocess.STDOUT
+        )
+
+    def wait_until_live(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if call(self.url + "/v2/health/live")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server did not start:\n{self.log.read_text()}")
+
+    def wait_until_ready(self, timeout: float = 60) -> None:
+        self.wait_until_live(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if call(self.url + "/v2/health/ready")[0] == 200:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"model not ready:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
