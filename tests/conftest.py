@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,3 +33,31 @@ booster_named = _cached(
     "booster_named", lambda folder: models.xgb_booster(folder, ".json", feature_names=True)
 )
 iris_skops = _cached("iris_skops", models.skops_pipeline)
+
+
+def cluster_required() -> bool:
+    """In CI (``MODELOPS_REQUIRE_CLUSTER=1``) a missing cluster fails tests instead of skipping."""
+    return os.environ.get("MODELOPS_REQUIRE_CLUSTER") == "1"
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> dict[str, str]:
+    """Endpoint and credentials of the real S3 server (MinIO) that ``make cluster-up`` starts."""
+    state = Path(os.environ.get("MODELOPS_CLUSTER_STATE", "/var/lib/modelops-cluster"))
+    env_file = Path(os.environ.get("MODELOPS_S3_ENV_FILE", state / "s3.env"))
+    if not env_file.exists():
+        message = f"no S3 server: {env_file} is missing (run make cluster-up)"
+        if cluster_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(env["AWS_ENDPOINT_URL"] + "/minio/health/live", timeout=5).close()
+    except OSError as err:
+        message = f"the S3 server at {env['AWS_ENDPOINT_URL']} does not answer: {err}"
+        if cluster_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return env

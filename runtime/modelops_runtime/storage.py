@@ -160,7 +160,8 @@ def _s3_client() -> Any:
         connect_timeout=10,
         read_timeout=60,
     )
-    return boto3.client("s3", endpoint_url=endpoint or None, config=config)
+    # A fresh session reads the credentials as they are now (the default one caches them).
+    return boto3.session.Session().client("s3", endpoint_url=endpoint or None, config=config)
 
 
 def _s3_call(call: Any, uri: str) -> Any:
