@@ -1,0 +1,1 @@
+"""modelops operator: reconciles Models and ModelVersions into Deployments and Services."""

@@ -1,0 +1,47 @@
+"""``python -m modelops_operator``: run the operator with the settings from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import kopf
+
+from modelops_operator import handlers
+
+SETTINGS = handlers.SETTINGS
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Watches can stall silently: the server ends each watch, the client gives up later.
+    settings.watching.server_timeout = SETTINGS.watch_server_timeout
+    settings.watching.client_timeout = SETTINGS.watch_client_timeout
+    settings.watching.connect_timeout = 30
+    settings.networking.request_timeout = 60
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="modelops.dev", key="last-handled-configuration"
+    )
+    settings.posting.reporting_component = "modelops"
+    settings.posting.level = logging.WARNING
+
+
+def main() -> None:
+    kopf.configure(verbose=False)
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not SETTINGS.namespaces,
+            namespaces=SETTINGS.namespaces,
+            liveness_endpoint=f"http://0.0.0.0:{SETTINGS.liveness_port}/healthz",
+            peering_name=SETTINGS.peering,
+            standalone=not SETTINGS.peering,
+            priority=random.randint(0, 32767),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

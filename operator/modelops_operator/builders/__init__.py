@@ -1,0 +1,1 @@
+"""Pure functions from a spec to the manifests of the children (plain dicts)."""

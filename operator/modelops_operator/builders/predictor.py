@@ -1,0 +1,173 @@
+"""A ModelVersion's predictor: the Deployment that verifies and serves its artifact."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from modelops_operator import names
+from modelops_operator.api.common import Predictor
+from modelops_operator.api.modelversion import ModelVersionSpec
+from modelops_operator.builders.meta import Owner, metadata
+
+MODEL_DIR = "/models"
+CACHE_DIR = "/cache"
+TERMINATION_LOG = "/dev/termination-log"
+FETCH_CONTAINER = "fetch"
+PREDICTOR_CONTAINER = "predictor"
+RUNTIME_UID = 1000
+
+
+@dataclass(frozen=True)
+class PredictorInputs:
+    """Everything the Deployment depends on."""
+
+    owner: Owner
+    spec: ModelVersionSpec
+    predictor: Predictor
+    image: str
+    storage_secret: str = ""
+    image_pull_policy: str = "IfNotPresent"
+
+
+def merge_predictor(version: Predictor | None, model: Predictor | None) -> Predictor:
+    """The version's predictor settings, each unset field taken from the Model's."""
+    if version is None:
+        return model or Predictor()
+    if model is None:
+        return version
+    overrides = {
+        f.name: getattr(version, f.name)
+        for f in dataclasses.fields(Predictor)
+        if getattr(version, f.name) not in (None, ())
+    }
+    return dataclasses.replace(model, **overrides)
+
+
+def replicas(predictor: Predictor) -> int:
+    return 1 if predictor.min_replicas is None else predictor.min_replicas
+
+
+def security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def fetch_args(spec: ModelVersionSpec) -> list[str]:
+    args = ["fetch", spec.artifact.uri, "--dest", MODEL_DIR, "--termination-log", TERMINATION_LOG]
+    if spec.artifact.sha256:
+        args += ["--sha256", spec.artifact.sha256]
+    if spec.artifact.format:
+        args += ["--format", spec.artifact.format]
+    if spec.allow_version_mismatch:
+        args.append("--allow-version-mismatch")
+    return args
+
+
+def serve_args(inputs: PredictorInputs) -> list[str]:
+    args = [
+        "serve", f"{MODEL_DIR}/model",
+        "--name", inputs.spec.model,
+        "--version", inputs.owner.name,
+        "--host", "0.0.0.0",
+        "--port", str(names.HTTP_PORT),
+    ]  # fmt: skip
+    if inputs.predictor.method:
+        args += ["--method", inputs.predictor.method]
+    if inputs.predictor.max_batch_size:
+        args += ["--max-batch-size", str(inputs.predictor.max_batch_size)]
+    if inputs.spec.allow_version_mismatch:
+        args.append("--allow-version-mismatch")
+    return args
+
+
+def _resources(predictor: Predictor) -> dict[str, Any]:
+    if predictor.resources is None:
+        return {}
+    found = {"requests": predictor.resources.requests, "limits": predictor.resources.limits}
+    return {key: {k: str(v) for k, v in value.items()} for key, value in found.items() if value}
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+    }
+
+
+def _container(inputs: PredictorInputs, name: str, args: list[str]) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": inputs.image,
+        "imagePullPolicy": inputs.image_pull_policy,
+        "command": ["modelops"],
+        "args": args,
+        "env": [{"name": "MODELOPS_CACHE_DIR", "value": CACHE_DIR}],
+        "volumeMounts": [
+            {"name": "model", "mountPath": MODEL_DIR},
+            {"name": "cache", "mountPath": CACHE_DIR},
+        ],
+        "securityContext": security_context(),
+        "resources": _resources(inputs.predictor),
+    }
+    if inputs.storage_secret:
+        container["envFrom"] = [{"secretRef": {"name": inputs.storage_secret, "optional": True}}]
+    return container
+
+
+def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
+    container = _container(inputs, PREDICTOR_CONTAINER, serve_args(inputs))
+    container["env"] += [{"name": e.name, "value": e.value} for e in inputs.predictor.env]
+    container["ports"] = [{"name": "http", "containerPort": names.HTTP_PORT, "protocol": "TCP"}]
+    container["readinessProbe"] = _probe("/v2/health/ready", period=2, failures=2)
+    container["livenessProbe"] = _probe("/v2/health/live", period=10, failures=3)
+    container["startupProbe"] = _probe("/v2/health/live", period=1, failures=120)
+    return container
+
+
+def deployment(inputs: PredictorInputs) -> dict[str, Any]:
+    spec = inputs.spec
+    selector = names.version_labels(spec.model, inputs.owner.name)
+    pod_labels = {**spec.labels, **names.child_labels(spec.model, inputs.owner.name)}
+    pod_labels[names.COMPONENT] = names.PREDICTOR
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(
+            inputs.owner,
+            names.predictor(inputs.owner.name),
+            names.child_labels(spec.model, inputs.owner.name),
+        ),
+        "spec": {
+            "replicas": replicas(inputs.predictor),
+            "selector": {"matchLabels": selector},
+            "progressDeadlineSeconds": 600,
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUNTIME_UID,
+                        "runAsGroup": RUNTIME_UID,
+                        "fsGroup": RUNTIME_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "initContainers": [_container(inputs, FETCH_CONTAINER, fetch_args(spec))],
+                    "containers": [predictor_container(inputs)],
+                    "volumes": [
+                        {"name": "model", "emptyDir": {}},
+                        {"name": "cache", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }

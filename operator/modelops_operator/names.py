@@ -1,0 +1,41 @@
+"""Names and labels of everything the operator creates, in one place."""
+
+from __future__ import annotations
+
+from modelops_operator.api import GROUP
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "modelops"
+MODEL_LABEL = f"{GROUP}/model"
+VERSION_LABEL = f"{GROUP}/version"
+COMPONENT = "app.kubernetes.io/component"
+PREDICTOR = "predictor"
+HTTP_PORT = 8080
+SERVICE_PORT = 80
+
+
+def predictor(version: str) -> str:
+    """The Deployment and the Service of one ModelVersion."""
+    return f"{version}-predictor"
+
+
+def model_service(model: str) -> str:
+    """The Service whose selector follows the Model's serving version."""
+    return model
+
+
+def version_labels(model: str, version: str) -> dict[str, str]:
+    """Labels that select the pods of one version (a Service selector)."""
+    return {MODEL_LABEL: model, VERSION_LABEL: version}
+
+
+def child_labels(model: str, version: str | None = None) -> dict[str, str]:
+    """Labels on every object the operator creates for a Model or a version."""
+    labels = {MANAGED_BY: MANAGER, MODEL_LABEL: model}
+    if version:
+        labels[VERSION_LABEL] = version
+    return labels
+
+
+def predict_url(service: str, namespace: str, model: str, domain: str) -> str:
+    return f"http://{service}.{namespace}.svc.{domain}/v1/models/{model}:predict"

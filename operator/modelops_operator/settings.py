@@ -1,0 +1,68 @@
+"""The operator's configuration, read once from the environment (the chart sets it)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    runtimes: dict[str, str] = field(
+        default_factory=lambda: {"dev": "localhost/modelops-runtime:dev"}
+    )
+    """runtimeVersion → predictor image."""
+    default_runtime: str = "dev"
+    """The runtimeVersion of a ModelVersion that names none."""
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty watches all."""
+    storage_secret: str = ""
+    """Secret (in each version's namespace) whose keys become the predictor's env: the S3
+    endpoint and credentials. Optional in the pod: a missing Secret means no credentials."""
+    image_pull_policy: str = "IfNotPresent"
+    cluster_domain: str = "cluster.local"
+    resync_seconds: float = 5.0
+    """How often each object's children and status are checked for drift."""
+    liveness_port: int = 8081
+    peering: str = "modelops"
+    watch_server_timeout: int = 300
+    watch_client_timeout: int = 330
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        runtimes = (
+            json.loads(env["MODELOPS_RUNTIMES"])
+            if env.get("MODELOPS_RUNTIMES")
+            else defaults.runtimes
+        )
+        if not isinstance(runtimes, dict) or not runtimes:
+            raise ValueError("MODELOPS_RUNTIMES must be a JSON object of runtimeVersion → image")
+        default_runtime = env.get("MODELOPS_DEFAULT_RUNTIME") or next(iter(runtimes))
+        if default_runtime not in runtimes:
+            raise ValueError(
+                f"MODELOPS_DEFAULT_RUNTIME {default_runtime!r} is not in MODELOPS_RUNTIMES"
+            )
+        namespaces = tuple(
+            n.strip() for n in env.get("MODELOPS_WATCH_NAMESPACES", "").split(",") if n.strip()
+        )
+        return cls(
+            runtimes={str(k): str(v) for k, v in runtimes.items()},
+            default_runtime=default_runtime,
+            namespaces=namespaces,
+            storage_secret=env.get("MODELOPS_STORAGE_SECRET", defaults.storage_secret),
+            image_pull_policy=env.get("MODELOPS_IMAGE_PULL_POLICY", defaults.image_pull_policy),
+            cluster_domain=env.get("MODELOPS_CLUSTER_DOMAIN", defaults.cluster_domain),
+            resync_seconds=float(env.get("MODELOPS_RESYNC_SECONDS", defaults.resync_seconds)),
+            liveness_port=int(env.get("MODELOPS_LIVENESS_PORT", defaults.liveness_port)),
+            peering=env.get("MODELOPS_PEERING", defaults.peering),
+            watch_server_timeout=int(
+                env.get("MODELOPS_WATCH_SERVER_TIMEOUT", defaults.watch_server_timeout)
+            ),
+            watch_client_timeout=int(
+                env.get("MODELOPS_WATCH_CLIENT_TIMEOUT", defaults.watch_client_timeout)
+            ),
+        )
