@@ -17,7 +17,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with everything the tests need
+# A stand-in GCS server for the gs:// storage tests (no real GCS can be reached here).
+FAKE_GCS_VERSION := v1.52.2
+FAKE_GCS := $(HOME)/.cache/modelops/fake-gcs-server-$(FAKE_GCS_VERSION)/fake-gcs-server
+export MODELOPS_FAKE_GCS := $(FAKE_GCS)
+
+$(FAKE_GCS):
+	GOBIN=$(dir $@) go install github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION)
+
+install: $(VENV)/.installed $(FAKE_GCS) ## create .venv with everything the tests need
 
 lint: install lint-python ## ruff, mypy --strict, import contracts (and generated-file drift)
 
