@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from modelops_runtime.errors import (
     ModelNotReady,
 )
 from modelops_runtime.metrics import PredictorMetrics
-from modelops_runtime.models import InputKind, Model
+from modelops_runtime.models import InputKind, InputSchema, Model
 from modelops_runtime.models.inputs import (
     array_to_input,
     check_rows,
@@ -134,19 +134,24 @@ class DataPlane:
 
     async def predict_array(self, name: str, array: np.ndarray, method: Any = None) -> Prediction:
         """One typed tensor of a V2 request, [rows, features]."""
-        model = self.model_for(name)
-        chosen = self.method_for(model, method)
-        model_input = array_to_input(array, model.schema, self._reject_nulls)
-        key = ("input", type(model_input).__name__, _width(model_input))
-        return await self._submit(chosen, key, model_input, len(model_input))
+        return await self._predict_input(
+            name, method, lambda schema: array_to_input(array, schema, self._reject_nulls)
+        )
 
     async def predict_columns(
         self, name: str, columns: dict[str, list[Any]], method: Any = None
     ) -> Prediction:
         """Named columns of a V2 request (``content_type: pd`` or one tensor per feature)."""
+        return await self._predict_input(
+            name, method, lambda schema: columns_to_input(columns, schema, self._reject_nulls)
+        )
+
+    async def _predict_input(
+        self, name: str, method: Any, convert: Callable[[InputSchema], Any]
+    ) -> Prediction:
         model = self.model_for(name)
         chosen = self.method_for(model, method)
-        model_input = columns_to_input(columns, model.schema, self._reject_nulls)
+        model_input = convert(model.schema)
         key = ("input", type(model_input).__name__, _width(model_input))
         return await self._submit(chosen, key, model_input, len(model_input))
 

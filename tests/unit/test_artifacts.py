@@ -18,16 +18,15 @@ from modelops_runtime.artifacts import (
 from modelops_runtime.errors import ArtifactError
 from tests.models import Trained
 
+SAVED_FORMATS = [
+    ("iris", Format.JOBLIB),
+    ("booster_json", Format.XGBOOST_JSON),
+    ("booster_ubj", Format.XGBOOST_UBJ),
+    ("iris_skops", Format.SKOPS),
+]
 
-@pytest.mark.parametrize(
-    ("fixture", "expected"),
-    [
-        ("iris", Format.JOBLIB),
-        ("booster_json", Format.XGBOOST_JSON),
-        ("booster_ubj", Format.XGBOOST_UBJ),
-        ("iris_skops", Format.SKOPS),
-    ],
-)
+
+@pytest.mark.parametrize(("fixture", "expected"), SAVED_FORMATS)
 def test_format_follows_name_and_content(
     request: pytest.FixtureRequest, fixture: str, expected: Format
 ) -> None:
@@ -35,15 +34,7 @@ def test_format_follows_name_and_content(
     assert detect_format(trained.path) is expected
 
 
-@pytest.mark.parametrize(
-    ("fixture", "expected"),
-    [
-        ("iris", Format.JOBLIB),
-        ("booster_json", Format.XGBOOST_JSON),
-        ("booster_ubj", Format.XGBOOST_UBJ),
-        ("iris_skops", Format.SKOPS),
-    ],
-)
+@pytest.mark.parametrize(("fixture", "expected"), SAVED_FORMATS)
 def test_format_from_content_alone_when_the_name_says_nothing(
     request: pytest.FixtureRequest, fixture: str, expected: Format, tmp_path: Path
 ) -> None:
