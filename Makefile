@@ -71,7 +71,8 @@ lint: lint-generated
 chart-lint: ## helm lint and render the chart (needs helm; see docs/development.md)
 	@if [ -z "$(HELM)" ]; then echo "chart-lint: helm not found (make cluster binaries or install helm)"; exit 1; fi
 	$(HELM) lint --strict charts/modelops
-	$(HELM) template modelops charts/modelops --namespace modelops-system >/dev/null
+	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 >/dev/null
+	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 --set "watchNamespaces={a,b}" >/dev/null
 
 operator-run: install ## run the operator locally against the current kubeconfig context
 	$(PY) -m modelops_operator

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import random
 from typing import Any
@@ -30,13 +31,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 def main() -> None:
-    kopf.configure(verbose=False)
+    kopf.configure(verbose=os.environ.get("MODELOPS_DEBUG") == "1")
     asyncio.run(
         kopf.operator(
             clusterwide=not SETTINGS.namespaces,
             namespaces=SETTINGS.namespaces,
             liveness_endpoint=f"http://0.0.0.0:{SETTINGS.liveness_port}/healthz",
-            peering_name=SETTINGS.peering,
+            peering_name=SETTINGS.peering or None,
             standalone=not SETTINGS.peering,
             priority=random.randint(0, 32767),
         )

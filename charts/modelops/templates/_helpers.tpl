@@ -1,0 +1,37 @@
+{{- define "modelops.name" -}}modelops-operator{{- end -}}
+
+{{- define "modelops.labels" -}}
+app.kubernetes.io/name: {{ include "modelops.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end -}}
+
+{{- define "modelops.selector" -}}
+app.kubernetes.io/name: {{ include "modelops.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Rules on the namespaced resources the operator reconciles. */}}
+{{- define "modelops.namespacedRules" -}}
+- apiGroups: [modelops.dev]
+  resources: [models, modelversions]
+  # patch: kopf keeps its progress in annotations; delete: retention (keepLast).
+  verbs: [get, list, watch, patch, delete]
+- apiGroups: [modelops.dev]
+  resources: [models/status, modelversions/status]
+  verbs: [get, patch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
