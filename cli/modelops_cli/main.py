@@ -7,7 +7,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from modelops_cli import fetch_command, serve_command
+from modelops_cli import (
+    delete_command,
+    deploy_command,
+    fetch_command,
+    predict_command,
+    serve_command,
+    set_default_command,
+    versions_command,
+)
 from modelops_cli.errors import CommandError
 
 
@@ -18,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve_command.register(commands)
     fetch_command.register(commands)
+    for command in (deploy_command, predict_command, versions_command, set_default_command,
+                    delete_command):  # fmt: skip
+        command.register(commands)
     return parser
 
 
