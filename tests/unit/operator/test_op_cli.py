@@ -1,0 +1,51 @@
+"""The deploy CLI's pure parts: version names, framework detection, instances, tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelops_cli.deploy_command import framework_of
+from modelops_cli.errors import CommandError
+from modelops_cli.predict_command import read_instances
+from modelops_cli.resources import version_name
+from modelops_cli.versions_command import rows
+
+
+def test_version_names():
+    assert version_name("ctr", "v4") == "ctr-v4"
+    assert version_name("ctr", "ctr-v4") == "ctr-v4"
+
+
+def test_framework_of_saved_models(ctr, iris, booster_json):
+    assert framework_of(ctr.path, "joblib") == "xgboost"
+    assert framework_of(iris.path, "joblib") == "sklearn"
+    assert framework_of(booster_json.path, "xgboost-json") == "xgboost"
+
+
+def test_read_instances(tmp_path):
+    rows_file = tmp_path / "rows.json"
+    rows_file.write_text(json.dumps([[1, 2]]))
+    assert read_instances(rows_file) == [[1, 2]]
+    rows_file.write_text(json.dumps({"instances": [{"a": 1}]}))
+    assert read_instances(rows_file) == [{"a": 1}]
+    rows_file.write_text(json.dumps({"rows": []}))
+    with pytest.raises(CommandError, match="JSON list"):
+        read_instances(rows_file)
+    with pytest.raises(CommandError, match="cannot read"):
+        read_instances(tmp_path / "missing.json")
+
+
+def test_versions_table_marks_the_serving_version():
+    model = {"spec": {"defaultVersion": "ctr-v1"}, "status": {"servingVersion": "ctr-v1"}}
+    ready = {"type": "Ready", "status": "True", "reason": "Serving"}
+    v1_status = {"phase": "Ready", "conditions": [ready]}
+    versions = [
+        {"metadata": {"name": "ctr-v1", "creationTimestamp": "t1"}, "status": v1_status},
+        {"metadata": {"name": "ctr-v2", "creationTimestamp": "t2"}},
+    ]
+    table = rows(model, versions)
+    assert table[0][0] == "VERSION"
+    assert table[1][:4] == ["ctr-v1", "pinned", "Ready", "True"]
+    assert table[2][:2] == ["ctr-v2", ""]

@@ -1,0 +1,72 @@
+"""A Model's decisions: the serving version, retention, and its status."""
+
+from __future__ import annotations
+
+from modelops_operator.api.model import TrafficTarget
+from modelops_operator.serving import VersionSummary, expired, model_status, serving_version
+
+V1 = VersionSummary("ctr-v1", "2026-01-01T00:00:01Z", ready=True)
+V2 = VersionSummary("ctr-v2", "2026-01-01T00:00:02Z", ready=True)
+V3 = VersionSummary("ctr-v3", "2026-01-01T00:00:03Z", ready=False)
+
+
+def test_newest_ready_version_serves():
+    assert serving_version(None, [V1, V2, V3]) == "ctr-v2"
+    assert serving_version(None, [V3]) is None
+    assert serving_version(None, []) is None
+
+
+def test_pin_wins_even_when_not_ready_or_missing():
+    assert serving_version("ctr-v1", [V1, V2]) == "ctr-v1"
+    assert serving_version("ctr-v3", [V1, V2, V3]) == "ctr-v3"
+    assert serving_version("ctr-v9", [V1]) == "ctr-v9"
+
+
+def test_retention_keeps_the_newest_and_what_serves():
+    assert expired([V1, V2, V3], None, set()) == []
+    assert expired([V1, V2, V3], 2, set()) == ["ctr-v1"]
+    assert expired([V3, V1, V2], 1, set()) == ["ctr-v1", "ctr-v2"]
+    assert expired([V1, V2, V3], 1, {"ctr-v1"}) == ["ctr-v2"]
+    assert expired([V1], 5, set()) == []
+
+
+def status(pin=None, versions=(V1, V2, V3), traffic=(), current=None):
+    return model_status(
+        pin=pin, traffic=traffic, versions=list(versions), url="http://ctr", current=current or {},
+        generation=2, now="2026-01-01T00:00:00Z",
+    )  # fmt: skip
+
+
+def ready_of(found):
+    return next(c for c in found["conditions"] if c["type"] == "Ready")
+
+
+def test_status_of_a_serving_model():
+    found = status()
+    assert found["servingVersion"] == "ctr-v2"
+    assert found["url"] == "http://ctr"
+    assert (found["versions"], found["readyVersions"]) == (3, 2)
+    assert ready_of(found)["status"] == "True"
+    assert "newest Ready" in ready_of(found)["message"]
+
+
+def test_status_without_a_ready_version():
+    found = status(versions=[V3])
+    assert found["servingVersion"] is None
+    assert found["url"] is None
+    assert ready_of(found)["reason"] == "NoReadyVersion"
+
+
+def test_status_of_bad_pins():
+    assert ready_of(status(pin="ctr-v3"))["reason"] == "PinnedVersionNotReady"
+    assert ready_of(status(pin="ctr-v9"))["reason"] == "PinnedVersionMissing"
+    assert ready_of(status(pin="ctr-v1"))["message"].startswith("ctr-v1 serves")
+
+
+def test_traffic_split_is_reported_as_needing_the_router():
+    split = (TrafficTarget("ctr-v1", 50), TrafficTarget("ctr-v2", 50))
+    found = status(traffic=split)
+    traffic = next(c for c in found["conditions"] if c["type"] == "TrafficSplit")
+    assert (traffic["status"], traffic["reason"]) == ("False", "RouterRequired")
+    cleared = status(current=found)
+    assert all(c["type"] != "TrafficSplit" for c in cleared["conditions"])
