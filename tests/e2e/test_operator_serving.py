@@ -1,0 +1,135 @@
+"""The operator on the real cluster: S3 artifact → Ready → the same predictions as local
+``predict``, through the Model's Service; switching the default; children coming back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.conftest import S3, Cluster
+from tests.e2e.kube import wait_for
+
+# The session's operator and each test's storage Secret (fixtures shared by these modules).
+from tests.e2e.operator_support import (  # noqa: F401
+    create,
+    get,
+    kube_env,
+    model_manifest,
+    operator,
+    predict,
+    storage_secret,
+    upload,
+    version_manifest,
+    wait_condition,
+)
+from tests.models import Trained
+
+pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
+
+
+def serve(
+    cluster: Cluster, namespace: str, s3: S3, bucket: str, trained: Trained, model: str
+) -> str:
+    uri, sha = upload(s3, bucket, f"{model}/v1", trained, {"score": 1.0})
+    create(cluster, namespace, model_manifest(model))
+    create(cluster, namespace, version_manifest(f"{model}-v1", model, uri, sha))
+    return f"{model}-v1"
+
+
+def test_predictions_equal_local_predict(cluster, namespace, s3, s3_bucket, iris, ctr, houses):
+    """Arrays (iris), records through a DictVectorizer (ctr), column-named rows (houses)."""
+    cases = {"iris": iris, "ctr": ctr, "houses": houses}
+    for model, trained in cases.items():
+        serve(cluster, namespace, s3, s3_bucket, trained, model)
+    for model, trained in cases.items():
+        version = wait_condition(
+            cluster, namespace, "modelversions", f"{model}-v1", "Ready", "True"
+        )
+        assert version["status"]["phase"] == "Ready"
+        assert version["status"]["metrics"] == {"score": 1.0}
+        assert version["status"]["frameworkVersions"]["sklearn"]
+        assert {c["type"]: c["status"] for c in version["status"]["conditions"]} == {
+            "ArtifactVerified": "True", "RuntimeCompatible": "True", "Ready": "True",
+        }  # fmt: skip
+        served = wait_condition(cluster, namespace, "models", model, "Ready", "True")
+        assert served["status"]["servingVersion"] == f"{model}-v1"
+        assert (
+            served["status"]["url"]
+            == f"http://{model}.{namespace}.svc.cluster.local/v1/models/{model}:predict"
+        )
+        remote = np.asarray(predict(namespace, model, trained.rows))
+        np.testing.assert_allclose(remote, trained.local_predict(), rtol=1e-6)
+
+
+def test_switch_the_default_version(cluster, namespace, s3, s3_bucket, iris):
+    """The newest Ready version serves; a pin moves the Model's URL to another version."""
+    uri, sha = upload(s3, s3_bucket, "iris/v1", iris)
+    create(cluster, namespace, model_manifest("iris"))
+    create(cluster, namespace, version_manifest("iris-v1", "iris", uri, sha))
+    create(
+        cluster,
+        namespace,
+        version_manifest("iris-v2", "iris", uri, sha, predictor={"method": "predict_proba"}),
+    )
+    for name in ("iris-v1", "iris-v2"):
+        wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
+
+    def serving(name: str) -> bool:
+        return get(cluster, namespace, "models", "iris")["status"].get("servingVersion") == name
+
+    wait_for(lambda: serving("iris-v2"), timeout=30, what="iris-v2 to serve")
+    probabilities = np.asarray(predict(namespace, "iris", iris.rows))
+    np.testing.assert_allclose(probabilities, iris.local_predict("predict_proba"), rtol=1e-6)
+
+    patch = {"spec": {"defaultVersion": "iris-v1"}}
+    from tests.e2e.operator_support import custom
+
+    custom(cluster).patch_namespaced_custom_object(
+        "modelops.dev", "v1alpha1", namespace, "models", "iris", patch
+    )
+    wait_for(lambda: serving("iris-v1"), timeout=30, what="the pin to move the Model to iris-v1")
+    expected = iris.local_predict().tolist()
+    wait_for(
+        lambda: predict(namespace, "iris", iris.rows) == expected,
+        timeout=30,
+        what="the Service to follow the pin",
+    )
+    assert (
+        predict(namespace, "iris", iris.rows, version="iris-v2")
+        == iris.local_predict("predict_proba").tolist()
+    )
+
+
+def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket, iris):
+    name = serve(cluster, namespace, s3, s3_bucket, iris, "iris")
+    wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
+    child = f"{name}-predictor"
+    deployment_uid = cluster.apps.read_namespaced_deployment(child, namespace).metadata.uid
+    service_uid = cluster.core.read_namespaced_service(child, namespace).metadata.uid
+    cluster.apps.delete_namespaced_deployment(child, namespace)
+    cluster.core.delete_namespaced_service(child, namespace)
+    cluster.core.patch_namespaced_service(
+        "iris", namespace, {"spec": {"selector": {"modelops.dev/version": "other"}}}
+    )
+
+    def recreated() -> bool:
+        try:
+            deployment = cluster.apps.read_namespaced_deployment(child, namespace)
+            service = cluster.core.read_namespaced_service(child, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
+        return deployment.metadata.uid != deployment_uid and service.metadata.uid != service_uid
+
+    wait_for(recreated, timeout=30, what="the Deployment and Service to be recreated")
+
+    def selector() -> dict[str, str]:
+        return dict(cluster.core.read_namespaced_service("iris", namespace).spec.selector)
+
+    wait_for(
+        lambda: selector()["modelops.dev/version"] == name, timeout=30, what="the selector back"
+    )
+    wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
+    assert predict(namespace, "iris", iris.rows) == iris.local_predict().tolist()
