@@ -1,0 +1,147 @@
+"""``make demo``: from a model trained here to predictions served by the cluster.
+
+Installs the chart (operator + CRDs) with the locally built images, trains the CTR
+pipeline, deploys it with ``modelops deploy``, asks the cluster for predictions and
+prints them beside the local ones, and says how long apply → Ready took.
+Needs a running cluster with the images loaded (the Makefile target sees to it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from train import impressions, train  # noqa: E402
+
+NAMESPACE = os.environ.get("DEMO_NAMESPACE", "modelops-demo")
+SYSTEM = "modelops-system"
+BUCKET = "modelops-demo"
+
+
+def sh(*cmd: str, capture: bool = False) -> str:
+    done = subprocess.run(cmd, check=True, text=True, capture_output=capture)
+    return done.stdout.strip() if capture else ""
+
+
+def make(target: str) -> str:
+    return sh("make", "-s", "--no-print-directory", "-C", str(REPO), target, capture=True)
+
+
+def helm() -> str:
+    found = sorted(Path.home().glob(".cache/modelops/helm-*/bin/helm"))
+    return str(found[-1]) if found else "helm"
+
+
+def s3_env() -> dict[str, str]:
+    lines = Path(make("s3-env-file")).read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def kubectl(*args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        ["kubectl", *args], input=stdin, text=True, capture_output=True, check=False
+    )
+    if done.returncode and "AlreadyExists" not in done.stderr:
+        raise SystemExit(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def install(env: dict[str, str]) -> None:
+    print(f"== installing the operator (charts/modelops) into {SYSTEM}")
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    chart = str(REPO / "charts" / "modelops")
+    sh(helm(), "upgrade", "--install", "modelops", chart, "--namespace", SYSTEM,
+       "--create-namespace", "--skip-crds", "--wait", "--timeout", "180s")  # fmt: skip
+    # Restart so a rebuilt :dev image is picked up even when the chart did not change.
+    kubectl("-n", SYSTEM, "rollout", "restart", "deployment/modelops-operator")
+    kubectl("-n", SYSTEM, "rollout", "status", "deployment/modelops-operator", "--timeout=120s")
+    kubectl("create", "namespace", NAMESPACE)
+    env_file = make("s3-env-file")
+    secret = kubectl("-n", NAMESPACE, "create", "secret", "generic", "modelops-storage",
+                     "--from-env-file", env_file, "--dry-run=client", "-o", "json")  # fmt: skip
+    kubectl("apply", "-f", "-", stdin=secret)
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
+    if BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=BUCKET)
+
+
+def main() -> None:
+    os.environ.setdefault("KUBECONFIG", make("kubeconfig"))
+    env = s3_env()
+    os.environ.update(env)
+    install(env)
+
+    print("== training a click-through-rate model: pandas records → DictVectorizer → XGBoost")
+    model, auc, test_rows = train(impressions(5000))
+    path = HERE / "build" / "ctr.joblib"
+    path.parent.mkdir(exist_ok=True)
+    import joblib
+
+    joblib.dump(model, path)
+    print(f"   test AUC {auc:.3f}, saved {path.relative_to(REPO)}")
+
+    # Each run adds a version; the Model keeps the newest two (retention) and serves the
+    # newest Ready one (no pin).
+    model_spec = {"description": "click-through rate", "retention": {"keepLast": 2}}
+    kubectl("-n", NAMESPACE, "apply", "-f", "-", stdin=json.dumps(
+        {"apiVersion": "modelops.dev/v1alpha1", "kind": "Model", "metadata": {"name": "ctr"},
+         "spec": model_spec}))  # fmt: skip
+    version = time.strftime("v%Y%m%d-%H%M%S")
+    print(f"== modelops deploy {path.name} --model ctr --version {version}")
+    started = time.monotonic()
+    store = f"s3://{BUCKET}/models"
+    sh(sys.executable, "-m", "modelops_cli.main", "deploy", str(path), "--model", "ctr",
+       "--version", version, "--store", store, "--namespace", NAMESPACE)  # fmt: skip
+    took = time.monotonic() - started
+
+    wait_serving(f"ctr-{version}")
+    show(model, test_rows[:10], took)
+
+
+def wait_serving(name: str, timeout: float = 60) -> None:
+    """The Model's Service follows its newest Ready version within a resync period."""
+    from modelops_cli.resources import get_model
+
+    deadline = time.monotonic() + timeout
+    while (get_model(NAMESPACE, "ctr") or {}).get("status", {}).get("servingVersion") != name:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Model ctr does not serve {name} after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def show(model: Any, rows: list[dict[str, Any]], took: float) -> None:
+    from modelops_cli.predict_command import predict
+
+    remote = predict(NAMESPACE, "ctr", rows)
+    local = model.predict(rows).tolist()
+    print(f"\n== predictions via http://ctr.{NAMESPACE}.svc.cluster.local/v1/models/ctr:predict")
+    print(f"{'site':8} {'device':8} {'hour':>4} {'position':>8}  {'cluster':>7} {'local':>5}")
+    for row, theirs, ours in zip(rows, remote, local, strict=True):
+        print(
+            f"{row['site']:8} {row['device']:8} {row['hour']:>4} {row['position']:>8}  "
+            f"{theirs!s:>7} {ours!s:>5}"
+        )
+    print(f"\ncluster == local: {remote == local}; upload + apply → Ready took {took:.1f}s")
+    if remote != local:
+        raise SystemExit("the cluster's predictions differ from the local ones")
+
+
+if __name__ == "__main__":
+    main()
