@@ -32,7 +32,9 @@ def _children(kind: str) -> Callable[..., object]:
     return index
 
 
-deployments = kopf.index("apps", "v1", "deployments", id="deployments", labels=MANAGED)(_children("Deployment"))
+deployments = kopf.index("apps", "v1", "deployments", id="deployments", labels=MANAGED)(
+    _children("Deployment")
+)
 services = kopf.index("v1", "services", id="services", labels=MANAGED)(_children("Service"))
 
 
