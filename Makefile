@@ -61,9 +61,11 @@ HELM ?= $(firstword $(wildcard $(HOME)/.cache/modelops/helm-*/bin/helm) $(shell 
 
 crds: install ## generate the CRDs (crds/ and the chart's) from operator/modelops_operator/api
 	$(PY) -m modelops_operator.api.crds $(CRD_DIRS)
+	$(PY) -m modelops_operator.api.reference docs/reference.md
 
-crds-check: install ## fail if the CRDs on disk differ from the typed API
+crds-check: install ## fail if the CRDs or docs/reference.md differ from the typed API
 	$(PY) -m modelops_operator.api.crds --check $(CRD_DIRS)
+	$(PY) -m modelops_operator.api.reference --check docs/reference.md
 
 lint-generated: crds-check chart-lint
 lint: lint-generated

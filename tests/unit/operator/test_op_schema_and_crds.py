@@ -100,3 +100,15 @@ def test_check_reports_drift(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "modelops.dev_models.yaml" in err
     assert "stale.yaml" in err
+
+
+def test_reference_doc_equals_generated(tmp_path):
+    from modelops_operator.api import reference
+
+    assert reference.main(["--check", str(REPO / "docs" / "reference.md")]) == 0
+    text = reference.render()
+    assert "| `artifact.sha256` | string |" in text
+    assert "## ModelVersion (`kubectl get mv`)" in text
+    stale = tmp_path / "reference.md"
+    stale.write_text("old")
+    assert reference.main(["--check", str(stale)]) == 1
