@@ -1,0 +1,238 @@
+"""``make bench``: the predictor against MLServer, side by side, in one run.
+
+Trains the two models, checks every server's answers against local ``model.predict``, then
+for every (model, server configuration) runs each cell of batch size by concurrency with
+wrk, the server on CPU 0 and wrk on CPU 1. Prints Markdown tables, ratios and PASS/MISS
+per target, and keeps everything under ``bench/results/<time>/`` (gitignored).
+``--write-docs`` puts the report into docs/benchmarks.md's ``## Predictor`` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import loadgen
+import numpy as np
+import report
+import servers
+from workloads import Workload, train_all
+
+RESULTS = servers.REPO / "bench/results"
+DOCS = servers.REPO / "docs/benchmarks.md"
+SECTION = "## Predictor"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter cells (a smoke run)")
+    parser.add_argument("--duration", type=float, help="measured seconds per cell (default 10)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 2)")
+    parser.add_argument(
+        "--servers", default="modelops,mlserver", help="comma-separated: modelops, mlserver"
+    )
+    parser.add_argument("--models", default="xgb,pipeline", help="comma-separated model names")
+    parser.add_argument(
+        "--write-docs", action="store_true", help="replace docs/benchmarks.md's Predictor section"
+    )
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.warmup = args.warmup or (1.0 if args.quick else 2.0)
+    if args.quick:
+        args.cells = [(1, 8), (1, 64), (32, 8)]
+    else:
+        args.cells = [(b, c) for b in (1, 32) for c in (1, 8, 64)]
+    return args
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": f"{memory_kb / 1024 / 1024:.0f} GiB RAM",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def raw_cost(workload: Workload, folder: Path, repeats: int) -> dict[str, float]:
+    rows = folder / f"{workload.name}-rows.npy"
+    np.save(rows, workload.rows)
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            servers.SERVER_CPU,
+            sys.executable,
+            str(Path(__file__).with_name("rawcost.py")),
+            str(workload.ours_artifact),
+            str(rows),
+            str(repeats),
+        ],
+        env={**os.environ, **servers.PINNED_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return dict(json.loads(out.stdout))
+
+
+def check_answers(running: servers.Running, workload: Workload) -> None:
+    for size in (1, 32):
+        got = running.endpoint.predict(workload.batch(size))
+        want = workload.expected(size)
+        if not np.array_equal(got.ravel(), want.ravel()):
+            raise SystemExit(
+                f"{running.config.server}/{running.config.label} answered {got[:8]} for "
+                f"{workload.name} ({size} rows) where model.predict says {want[:8]}"
+            )
+
+
+def measure(
+    run: report.Run,
+    args: argparse.Namespace,
+    wrk: str,
+    workload: Workload,
+    config: servers.ServerConfig,
+    folder: Path,
+) -> None:
+    label = f"{workload.name}/{config.server}/{config.label}"
+    print(f"== {label}", flush=True)
+    running = servers.start(config, workload, folder / label.replace("/", "-"))
+    try:
+        run.startup_s[label] = running.startup_s
+        print(f"   first prediction after {running.startup_s:.2f}s", flush=True)
+        check_answers(running, workload)
+        for batch, conc in args.cells:
+            body = folder / f"{label.replace('/', '-')}-body-{batch}.json"
+            body.write_bytes(running.endpoint.body(workload.batch(batch)))
+            running.sampler.reset()
+            loadgen.run(wrk, running.endpoint.url, body, conc, args.warmup)
+            result = loadgen.run(wrk, running.endpoint.url, body, conc, args.duration)
+            if running.process.poll() is not None:
+                raise SystemExit(f"{label} died during batch {batch}, concurrency {conc}")
+            cell = report.Cell(
+                model=workload.name,
+                server=config.server,
+                config=config.label,
+                batch=batch,
+                concurrency=conc,
+                rps=result.rps,
+                p50_ms=result.p50_ms,
+                p99_ms=result.p99_ms,
+                rss_mb=running.sampler.peak / 2**20,
+                errors=result.errors,
+            )
+            run.cells.append(cell)
+            print(
+                f"   batch {batch:>2} conc {conc:>2}: {cell.rps:8,.0f} req/s  "
+                f"p50 {cell.p50_ms:7.2f} ms  p99 {cell.p99_ms:7.2f} ms  "
+                f"RSS {cell.rss_mb:5.0f} MB  errors {cell.errors}",
+                flush=True,
+            )
+        run.peak_rss_mb[label] = running.sampler.lifetime_peak / 2**20
+    finally:
+        running.stop()
+
+
+def write_docs(text: str) -> None:
+    """Replace (or add) the ``## Predictor`` section; other sections stay as they are."""
+    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    lines = current.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    if start is None:
+        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        before = "\n".join(lines[:start]).rstrip("\n")
+        after = "\n".join(lines[end:])
+        new = before + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + after + "\n" if after else "")
+    DOCS.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted_servers = set(args.servers.split(","))
+    wanted_models = set(args.models.split(","))
+    wrk = loadgen.ensure_wrk()
+    mlserver_python = servers.ensure_mlserver_venv() if "mlserver" in wanted_servers else None
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = RESULTS / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"results in {folder}", flush=True)
+    workloads = [w for w in train_all(folder / "models") if w.name in wanted_models]
+
+    versions = {
+        "modelops venv": servers.venv_versions(
+            Path(sys.executable), ["scikit-learn", "xgboost", "numpy", "uvicorn", "uvloop"]
+        )
+    }
+    if mlserver_python is not None:
+        versions["MLServer venv"] = servers.venv_versions(
+            mlserver_python,
+            [
+                *("mlserver", "mlserver-sklearn", "mlserver-xgboost", "scikit-learn", "xgboost"),
+                *("numpy", "uvicorn", "uvloop", "httptools", "fastapi"),
+            ],
+        )
+    versions["load generator"] = {"wrk": loadgen.wrk_version(wrk)}
+    configs = [c for c in servers.OURS + servers.MLSERVER_CONFIGS if c.server in wanted_servers]
+    run = report.Run(
+        machine=machine(),
+        versions=versions,
+        method={
+            "mode": "--quick" if args.quick else "full",
+            "loadgen": "wrk",
+            "warmup_s": args.warmup,
+            "duration_s": args.duration,
+        },
+        models={
+            w.name: {
+                "description": w.description,
+                "ours": w.ours_format,
+                "mlserver": f"`{w.mlserver_artifact.name}` with `{w.mlserver_implementation}`",
+            }
+            for w in workloads
+        },
+        configs={f"{c.server}/{c.label}": c.notes for c in configs},
+    )
+
+    # From here on this process (and wrk) stays off the server's core.
+    os.sched_setaffinity(0, {int(loadgen.LOADGEN_CPU)})
+    for workload in workloads:
+        run.raw_us[workload.name] = raw_cost(workload, folder, 300 if args.quick else 2000)
+    for workload in workloads:
+        for config in configs:
+            measure(run, args, wrk, workload, config, folder)
+
+    text = report.markdown(run)
+    (folder / "report.md").write_text(text)
+    (folder / "results.json").write_text(json.dumps(dataclasses.asdict(run), indent=2))
+    print()
+    print(text)
+    if args.write_docs:
+        write_docs(f"{SECTION}\n\nMeasured by `make bench` ({run.method['mode']}).\n\n{text}")
+        print(f"wrote {DOCS.relative_to(servers.REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
