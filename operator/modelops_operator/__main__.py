@@ -26,6 +26,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="modelops.dev", key="last-handled-configuration"
     )
+    # kopf keeps a finalizer on objects with timers, to stop them before deletion.
+    settings.persistence.finalizer = "modelops.dev/finalizer"
     settings.posting.reporting_component = "modelops"
     settings.posting.level = logging.WARNING
 
