@@ -1,0 +1,45 @@
+# The test cluster: included by the main Makefile (`-include tests/cluster/cluster.mk`).
+# CLUSTER=local (default): a real single-node Kubernetes built and run on this machine
+#                          (root; see docs/development.md).
+# CLUSTER=kind:            an existing kind cluster ($(KIND_CLUSTER)); images are `kind load`ed.
+CLUSTER ?= local
+KIND_CLUSTER ?= modelops
+export CLUSTER KIND_CLUSTER
+
+CLUSTER_SCRIPTS := tests/cluster
+
+.PHONY: cluster-deps cluster-binaries cluster-up cluster-down cluster-status kubeconfig \
+        s3-env s3-env-file images images-load image-base image-runtime image-operator
+
+cluster-deps: ## install the Debian packages the local cluster needs (apt-get)
+	$(CLUSTER_SCRIPTS)/cluster.sh deps
+
+cluster-binaries: ## build (or reuse) the pinned Kubernetes, etcd, MinIO, crictl, Helm, pause binaries
+	$(CLUSTER_SCRIPTS)/build-binaries.sh all
+
+cluster-up: ## start the test cluster and its S3 server (reuses whatever is running or cached)
+	$(CLUSTER_SCRIPTS)/cluster.sh up
+
+cluster-down: ## stop the test cluster; leaves no process, mount, link or iptables rule
+	$(CLUSTER_SCRIPTS)/cluster.sh down
+
+cluster-status: ## show which cluster components run
+	$(CLUSTER_SCRIPTS)/cluster.sh status
+
+kubeconfig: ## print the test cluster's kubeconfig path (use with make -s)
+	@$(CLUSTER_SCRIPTS)/cluster.sh kubeconfig
+
+s3-env: ## print the S3 endpoint and credentials as KEY=VALUE lines (use with make -s)
+	@$(CLUSTER_SCRIPTS)/cluster.sh s3-env
+
+s3-env-file: ## print the path of the S3 env file (use with make -s)
+	@$(CLUSTER_SCRIPTS)/cluster.sh s3-env-file
+
+images: ## build the runtime and operator images and load them into the test cluster
+	$(CLUSTER_SCRIPTS)/images.sh all
+
+images-load: ## load already built images into the test cluster
+	$(CLUSTER_SCRIPTS)/images.sh load
+
+image-base image-runtime image-operator: image-%:
+	$(CLUSTER_SCRIPTS)/images.sh $*

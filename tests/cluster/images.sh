@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Build the cluster's images with buildah and load them into the cluster.
+# Usage: images.sh [pause|base|runtime|operator|load|all]...
+#   pause     the sandbox image (our static pause program) -> containerd k8s.io
+#   base      debootstrap bookworm + python3 + python3-venv  -> buildah $BASE_IMAGE
+#   runtime   runtime/Dockerfile   -> $RUNTIME_IMAGE (buildah)
+#   operator  operator/Dockerfile  -> $OPERATOR_IMAGE (buildah)
+#   load      runtime + operator archives -> the cluster (containerd, or kind when CLUSTER=kind)
+#   all       base runtime operator load (the default; what `make images` runs)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CLUSTER="${CLUSTER:-local}"
+KIND_CLUSTER="${KIND_CLUSTER:-modelops}"
+BASE_IMAGE="localhost/modelops-base:$BASE_SUITE"
+RUNTIME_IMAGE="${RUNTIME_IMAGE:-localhost/modelops-runtime:dev}"
+OPERATOR_IMAGE="${OPERATOR_IMAGE:-localhost/modelops-operator:dev}"
+ARCHIVES="$MODELOPS_CACHE/images"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+HOST_CA_BUNDLE="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
+
+mkdir -p "$ARCHIVES"
+
+have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
+
+# Import a docker-archive into the local cluster's containerd (k8s.io namespace).
+ctr_import() {
+    local archive="$1"
+    [[ -S "$CONTAINERD_SOCK" ]] || die "containerd is not running; run 'make cluster-up' first"
+    ctr_k8s images import --no-unpack=false "$archive" >/dev/null
+}
+
+build_pause() {
+    local archive="$ARCHIVES/modelops-pause-$PAUSE_VERSION.tar"
+    if [[ ! -f "$archive" ]]; then
+        local c
+        c="$(buildah from scratch)"
+        buildah copy "$c" "$PAUSE_BIN/pause" /pause >/dev/null
+        buildah config --entrypoint '["/pause"]' --user 65535:65535 \
+            --label org.opencontainers.image.title=modelops-pause "$c"
+        buildah commit --rm -q "$c" "$SANDBOX_IMAGE" >/dev/null
+        rm -f "$archive.tmp"
+        buildah push -q "$SANDBOX_IMAGE" "docker-archive:$archive.tmp:$SANDBOX_IMAGE"
+        mv "$archive.tmp" "$archive"
+    fi
+    ctr_import "$archive"
+    ctr_k8s images label "$SANDBOX_IMAGE" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+    log "sandbox image $SANDBOX_IMAGE loaded"
+}
+
+# Debian bookworm with Python from Debian, made by debootstrap once and cached
+# as a rootfs tarball; the buildah image is (re)made from the tarball when missing.
+build_base() {
+    local tarball="$BASE_CACHE/rootfs.tar"
+    if [[ ! -f "$tarball" ]]; then
+        local root="$BASE_CACHE/rootfs.tmp"
+        rm -rf "$root"; mkdir -p "$root"
+        log "debootstrap $BASE_SUITE (python3, python3-venv) into $root"
+        debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+            "$BASE_SUITE" "$root" "$DEBIAN_MIRROR" > "$BASE_CACHE/debootstrap.log" 2>&1 \
+            || { tail -20 "$BASE_CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+        # Slim it: apt lists, caches, docs, man pages.
+        rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
+               "$root"/var/cache/apt/archives/*.deb "$root"/usr/share/doc/* \
+               "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/var/log/*
+        tar -C "$root" --numeric-owner -cf "$tarball.tmp" .
+        mv "$tarball.tmp" "$tarball"
+        rm -rf "$root"
+    fi
+    if have_image "$BASE_IMAGE"; then log "base image $BASE_IMAGE present"; return; fi
+    local c
+    c="$(buildah from scratch)"
+    local mnt; mnt="$(buildah mount "$c")"
+    tar -C "$mnt" --numeric-owner -xf "$tarball"
+    buildah umount "$c" >/dev/null
+    buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        --env LANG=C.UTF-8 --cmd /bin/bash \
+        --label org.opencontainers.image.title=modelops-base "$c"
+    buildah commit --rm -q "$c" "$BASE_IMAGE" >/dev/null
+    log "base image $BASE_IMAGE built"
+}
+
+build_dockerfile() {  # dockerfile tag
+    local dockerfile="$1" tag="$2" name archive
+    name="$(basename "${tag%%:*}")"
+    archive="$ARCHIVES/$name.tar"
+    have_image "$BASE_IMAGE" || build_base
+    log "buildah bud -f $dockerfile -t $tag"
+    # Host network and the host's CA bundle (only mounted for RUN, not stored in the
+    # image): pip inside RUN reaches PyPI the way the host's pip does.
+    local pip_args=()
+    if [[ -f "$HOST_CA_BUNDLE" ]]; then
+        pip_args+=(--volume "$HOST_CA_BUNDLE:/run/modelops-host-ca.crt:ro"
+                   --build-arg PIP_CERT=/run/modelops-host-ca.crt)
+    fi
+    buildah bud --network host --pull=never --layers -q "${pip_args[@]}" \
+        --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+        -f "$REPO_ROOT/$dockerfile" -t "$tag" "$REPO_ROOT" >/dev/null
+    rm -f "$archive.tmp"
+    buildah push -q "$tag" "docker-archive:$archive.tmp:$tag"
+    mv "$archive.tmp" "$archive"
+    log "$tag built ($(du -h "$archive" | cut -f1) archive)"
+}
+
+load() {
+    local archive
+    for archive in "$ARCHIVES/modelops-runtime.tar" "$ARCHIVES/modelops-operator.tar"; do
+        [[ -f "$archive" ]] || continue
+        case "$CLUSTER" in
+            local) ctr_import "$archive" ;;
+            kind) kind load image-archive "$archive" --name "$KIND_CLUSTER" ;;
+            minikube) minikube image load "$archive" ;;
+            *) die "unknown CLUSTER=$CLUSTER (local, kind or minikube)" ;;
+        esac
+        log "loaded $(basename "$archive") into the $CLUSTER cluster"
+    done
+}
+
+for what in "${@:-all}"; do
+    case "$what" in
+        pause) build_pause ;;
+        base) build_base ;;
+        runtime) build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE" ;;
+        operator) build_dockerfile operator/Dockerfile "$OPERATOR_IMAGE" ;;
+        load) load ;;
+        all) build_base; build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE"
+             build_dockerfile operator/Dockerfile "$OPERATOR_IMAGE"; load ;;
+        *) die "unknown image $what" ;;
+    esac
+done

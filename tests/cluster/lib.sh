@@ -1,0 +1,65 @@
+# Shared settings for the local single-node cluster scripts (sourced, not run).
+# shellcheck shell=bash
+set -euo pipefail
+
+CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
+
+# --- pinned versions -------------------------------------------------------
+K8S_VERSION="v1.33.13"          # must match tests/cluster/build/go.mod
+ETCD_VERSION="v3.5.35"          # must match tests/cluster/build/etcd/go.mod
+HELM_VERSION="v3.19.5"          # must match tests/cluster/build/helm/go.mod
+CRICTL_VERSION="v1.34.0"        # must match tests/cluster/build/crictl/go.mod
+PAUSE_VERSION="1.0"             # tests/cluster/pause/main.go
+# MinIO has no semver tags: the pseudo-version pinned in build/minio/go.mod.
+MINIO_VERSION="$(awk '$1=="github.com/minio/minio" && $2 ~ /^v/ {print $2; exit}' "$CLUSTER_DIR/build/minio/go.mod")"
+BASE_SUITE="bookworm"
+
+# --- caches (reused when present) ------------------------------------------
+MODELOPS_CACHE="${MODELOPS_CACHE:-$HOME/.cache/modelops}"
+K8S_BIN="$MODELOPS_CACHE/kubernetes-$K8S_VERSION/bin"
+ETCD_BIN="$MODELOPS_CACHE/etcd-$ETCD_VERSION/bin"
+HELM_BIN="$MODELOPS_CACHE/helm-$HELM_VERSION/bin"
+MINIO_BIN="$MODELOPS_CACHE/minio-$MINIO_VERSION/bin"
+PAUSE_BIN="$MODELOPS_CACHE/pause-$PAUSE_VERSION/bin"
+CRICTL_BIN="$MODELOPS_CACHE/crictl-$CRICTL_VERSION/bin"
+BASE_CACHE="$MODELOPS_CACHE/base-$BASE_SUITE-python3"
+
+# --- runtime state of the cluster ------------------------------------------
+CLUSTER="${CLUSTER:-local}"
+KIND_CLUSTER="${KIND_CLUSTER:-modelops}"
+if [[ "$CLUSTER" == local ]]; then
+    STATE="${MODELOPS_CLUSTER_STATE:-/var/lib/modelops-cluster}"
+else  # kind / minikube: only the kubeconfig copy and the S3 server live here
+    STATE="${MODELOPS_CLUSTER_STATE:-$MODELOPS_CACHE/cluster-$CLUSTER}"
+fi
+PKI="$STATE/pki"
+LOGS="$STATE/logs"
+PIDS="$STATE/pids"
+KUBECONFIG_FILE="$STATE/kubeconfig"
+S3_ENV_FILE="$STATE/s3.env"
+CONTAINERD_SOCK="$STATE/run/containerd/containerd.sock"
+
+# --- network (chosen not to collide with this machine's 192.0.2.0/24) ------
+NODE_NAME="modelops-node"
+NODE_IF="mo-node0"              # an empty bridge that only carries NODE_IP
+NODE_IP="10.250.0.1"
+CNI_BRIDGE="mo-cni0"
+POD_CIDR="10.244.0.0/16"
+POD_SUBNET="10.244.0.0/24"
+POD_GATEWAY="10.244.0.1"
+SERVICE_CIDR="10.96.0.0/16"
+SERVICE_API_IP="10.96.0.1"
+APISERVER_PORT=6443
+S3_PORT=9000
+CONTEXT_NAME="modelops-local"
+
+SANDBOX_IMAGE="localhost/modelops-pause:$PAUSE_VERSION"
+
+export PATH="$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$CRICTL_BIN:$HELM_BIN:/usr/sbin:/sbin:$PATH"
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
+crictl_local() { crictl --runtime-endpoint "unix://$CONTAINERD_SOCK" --image-endpoint "unix://$CONTAINERD_SOCK" "$@"; }

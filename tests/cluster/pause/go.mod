@@ -1,0 +1,3 @@
+module modelops.dev/tests/cluster/pause
+
+go 1.24.0

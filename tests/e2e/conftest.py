@@ -1,0 +1,239 @@
+"""Fixtures for end-to-end tests on a real cluster (``make cluster-up``; docs/development.md).
+
+- ``cluster``: the running test cluster, for the whole session. Its kubeconfig comes from
+  ``MODELOPS_KUBECONFIG`` or ``make -s kubeconfig``. Any context other than the test
+  cluster's is refused, so a test can never touch a cluster it does not own.
+- ``namespace``: a fresh namespace per test, deleted afterwards.
+- ``s3`` / ``s3_bucket``: the cluster's S3 server (MinIO) and a bucket per test.
+- ``runtime_image``: the predictor image, loaded into the cluster by ``make images``.
+
+Every test in this folder is marked ``cluster``. Without a cluster they are skipped, unless
+``MODELOPS_REQUIRE_CLUSTER=1`` (set by ``.ci/run``): then a missing cluster fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.kube import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_SH = REPO_ROOT / "tests" / "cluster" / "cluster.sh"
+LOCAL_CONTEXT = "modelops-local"
+LOCAL_SERVER = "https://10.250.0.1:6443"
+DEFAULT_RUNTIME_IMAGE = "localhost/modelops-runtime:dev"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.cluster)
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("MODELOPS_REQUIRE_CLUSTER") == "1":
+        pytest.fail(f"test cluster required (MODELOPS_REQUIRE_CLUSTER=1): {reason}", pytrace=False)
+    pytest.skip(f"no test cluster: {reason}")
+
+
+def _cluster_script(command: str) -> str:
+    done = subprocess.run(
+        ["bash", str(CLUSTER_SH), command], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        _unavailable(f"tests/cluster/cluster.sh {command} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def expected_context() -> str:
+    """The only kube context the tests may use, by ``CLUSTER`` (local, kind, minikube)."""
+    kind = os.environ.get("CLUSTER", "local")
+    if kind == "local":
+        return LOCAL_CONTEXT
+    if kind == "kind":
+        return f"kind-{os.environ.get('KIND_CLUSTER', 'modelops')}"
+    if kind == "minikube":
+        return "minikube"
+    raise pytest.UsageError(f"unknown CLUSTER={kind!r} (local, kind or minikube)")
+
+
+def guard_context(kubeconfig: Path) -> str:
+    """Refuse any kubeconfig whose current context is not the test cluster's."""
+    document = yaml.safe_load(kubeconfig.read_text()) or {}
+    name = document.get("current-context", "")
+    wanted = expected_context()
+    if name != wanted:
+        raise pytest.UsageError(
+            f"refusing kube context {name!r} from {kubeconfig}: the tests only run against "
+            f"the test cluster's context {wanted!r}"
+        )
+    if wanted == LOCAL_CONTEXT:
+        context = next(c["context"] for c in document["contexts"] if c["name"] == name)
+        server = next(
+            c["cluster"]["server"] for c in document["clusters"] if c["name"] == context["cluster"]
+        )
+        if server != LOCAL_SERVER:
+            raise pytest.UsageError(
+                f"refusing context {name!r}: its server {server} is not the local test cluster"
+            )
+    return name
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    context: str
+    api: client.ApiClient
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    path_text = os.environ.get("MODELOPS_KUBECONFIG") or _cluster_script("kubeconfig")
+    kubeconfig = Path(path_text)
+    if not kubeconfig.is_file():
+        _unavailable(f"no kubeconfig at {kubeconfig} (run: make cluster-up)")
+    context = guard_context(kubeconfig)
+    api = config.new_client_from_config(config_file=str(kubeconfig), context=context)
+    try:
+        client.VersionApi(api).get_code(_request_timeout=5)
+    except Exception as err:  # noqa: BLE001 - any failure means "not reachable"
+        api.close()
+        _unavailable(f"API server of context {context!r} not reachable: {err}")
+    yield Cluster(kubeconfig=kubeconfig, context=context, api=api)
+    api.close()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40].strip("-")
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"e2e-{_slug(request.node.name)}-{secrets.token_hex(3)}"
+    core = cluster.core
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={"modelops.dev/e2e": "true"})
+        )
+    )
+
+    def default_service_account() -> bool:
+        try:
+            core.read_namespaced_service_account("default", name)
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+    wait_for(default_service_account, timeout=30, what=f"service account default in {name}")
+    yield name
+
+    core.delete_namespace(name, propagation_policy="Foreground")
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as err:
+            if err.status == 404:
+                return True
+            raise
+        return False
+
+    wait_for(gone, timeout=120, what=f"namespace {name} to be deleted")
+
+
+@dataclass(frozen=True)
+class S3:
+    """The cluster's S3 server: the same endpoint and credentials for host and pods."""
+
+    env: dict[str, str]
+
+    @property
+    def endpoint(self) -> str:
+        return self.env["AWS_ENDPOINT_URL"]
+
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            config=Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30),
+        )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="session")
+def s3(cluster: Cluster) -> S3:
+    path = Path(os.environ.get("MODELOPS_S3_ENV") or _cluster_script("s3-env-file"))
+    if not path.is_file():
+        _unavailable(f"no S3 env file at {path} (run: make cluster-up)")
+    env = read_env_file(path)
+    host = urlparse(env["AWS_ENDPOINT_URL"]).hostname
+    if host is None:
+        raise pytest.UsageError(f"bad AWS_ENDPOINT_URL in {path}")
+    return S3(env=env)
+
+
+@pytest.fixture
+def s3_bucket(s3: S3, namespace: str) -> Iterator[str]:
+    """A bucket of its own for one test, emptied and removed afterwards."""
+    s3_client = s3.client()
+    bucket = namespace  # unique, and a valid bucket name
+    s3_client.create_bucket(Bucket=bucket)
+    yield bucket
+    listed = s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    for item in listed:
+        s3_client.delete_object(Bucket=bucket, Key=item["Key"])
+    s3_client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture(scope="session")
+def runtime_image(cluster: Cluster) -> str:
+    """The predictor image; it must already be on the node (no registry to pull from)."""
+    image = os.environ.get("MODELOPS_RUNTIME_IMAGE", DEFAULT_RUNTIME_IMAGE)
+    names = {
+        name
+        for node in cluster.core.list_node().items
+        for node_image in node.status.images or []
+        for name in node_image.names or []
+    }
+    if not any(name == image or name.endswith("/" + image) for name in names):
+        _unavailable(f"image {image} is not on the cluster's node (run: make images)")
+    return image
