@@ -22,6 +22,7 @@ class Cell:
     p99_ms: float
     rss_mb: float
     errors: int
+    foreign_cpu: float = 0.0  # share of CPU 0 that other processes used during the cell
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Run:
     cells: list[Cell] = field(default_factory=list)
     startup_s: dict[str, float] = field(default_factory=dict)  # "model/server/config"
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # "model/server/config"
+    profile: dict[str, dict[str, float]] = field(default_factory=dict)  # "model/server" -> shares
 
 
 def _cells(run: Run, model: str, server: str, batch: int, conc: int) -> list[Cell]:
@@ -65,8 +67,8 @@ def comparison_table(run: Run) -> list[str]:
     lines = [
         "| model | batch | conc | ours req/s | MLServer best req/s (config) | ratio "
         "| ours p50 / p99 ms | MLServer p50 / p99 ms (same config) | p99 ratio "
-        "| ours RSS MB | MLServer RSS MB |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| ours RSS MB | MLServer RSS MB | CPU 0 used by others, ours / MLServer |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for model, batch, conc in _grid(run):
         ours = _cells(run, model, OURS, batch, conc)
@@ -79,7 +81,8 @@ def comparison_table(run: Run) -> list[str]:
             f"| {model} | {batch} | {conc} | {mine.rps:,.0f}{_flag(mine)} "
             f"| {best.rps:,.0f}{_flag(best)} ({best.config}) | **{_ratio(mine.rps, best.rps)}** "
             f"| {mine.p50_ms:.2f} / {mine.p99_ms:.2f} | {best.p50_ms:.2f} / {best.p99_ms:.2f} "
-            f"| {_ratio(mine.p99_ms, best.p99_ms)} | {mine.rss_mb:.0f} | {best.rss_mb:.0f} |"
+            f"| {_ratio(mine.p99_ms, best.p99_ms)} | {mine.rss_mb:.0f} | {best.rss_mb:.0f} "
+            f"| {mine.foreign_cpu:.0%} / {best.foreign_cpu:.0%} |"
         )
     return lines
 
@@ -135,6 +138,19 @@ def raw_table(run: Run) -> list[str]:
             f"| {model} | {show('predict_1')} | {show('predict_32')} "
             f"| {show('inplace_predict_1')} | {show('inplace_predict_32')} |"
         )
+    return lines
+
+
+def profile_table(run: Run) -> list[str]:
+    labels = list(run.profile)
+    groups = list(dict.fromkeys(g for shares in run.profile.values() for g in shares))
+    lines = [
+        "| where the server's CPU goes | " + " | ".join(labels) + " |",
+        "|---|" + "--:|" * len(labels),
+    ]
+    for group in groups:
+        cells = " | ".join(f"{run.profile[label].get(group, 0.0):.0%}" for label in labels)
+        lines.append(f"| {group} | {cells} |")
     return lines
 
 
@@ -196,7 +212,9 @@ def markdown(run: Run) -> str:
         f"CPU 1 ({m['loadgen']}: one thread, closed loop, keep-alive connections = "
         f"concurrency), loopback 127.0.0.1. Each cell: {m['warmup_s']:.0f} s warm-up, then "
         f"{m['duration_s']:.0f} s measured. Every request is a fresh HTTP request with the "
-        "same body.",
+        "same body. All servers of one model are up at once (an idle one costs nothing) and "
+        "each cell is measured on every server back to back, so a disturbance on this shared "
+        "machine hits neighbouring measurements of both servers.",
         "- RSS: sum over the server's whole process group, sampled from /proc every 100 ms; "
         "the per-cell column is the peak during that cell, the startup table's the peak over "
         "the server's life. Start → first prediction: from spawning the process to the first "
@@ -236,7 +254,10 @@ def markdown(run: Run) -> str:
         "",
         *comparison_table(run),
         "",
-        "Ratios are ours / MLServer: above 1 is better for req/s, below 1 is better for p99.",
+        "Ratios are ours / MLServer: above 1 is better for req/s, below 1 is better for p99. "
+        "The last column is the share of the server's core that other processes on this "
+        "shared machine took during the cell (a cell is re-run while it is above "
+        f"{run.method.get('noise', 0.05):.0%}, and the least disturbed attempt is kept).",
         "",
         "### Targets",
         "",
@@ -260,4 +281,14 @@ def markdown(run: Run) -> str:
         *raw_table(run),
         "",
     ]
+    if run.profile:
+        out += [
+            "### Where our server's time goes (py-spy, batch 1, concurrency 64)",
+            "",
+            "Share of py-spy samples of the server process (all threads), grouped by the "
+            "innermost Python frame of each sample.",
+            "",
+            *profile_table(run),
+            "",
+        ]
     return "\n".join(out)

@@ -30,6 +30,7 @@ MLSERVER_VENV = CACHE / "mlserver-venv"
 MLSERVER_VERSION = "1.7.1"
 SERVER_CPU = "0"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # One core each: the model libraries must not start a thread per host core on it.
 PINNED_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -140,6 +141,54 @@ def session_rss(session: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time (user + system, all threads) used so far by a session's live processes."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / CLOCK_TICKS
+
+
+def cpu_busy_seconds(cpu: str) -> float:
+    """Time one CPU spent not idle (including time stolen by the hypervisor)."""
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith(f"cpu{cpu} "):
+                values = [int(v) for v in line.split()[1:]]
+                # user, nice, system, steal; interrupts are the loopback's, i.e. the run's
+                return (values[0] + values[1] + values[2] + values[7]) / CLOCK_TICKS
+    return 0.0
+
+
+class ForeignLoad:
+    """How much of the server's CPU others used between ``start()`` and ``share()``."""
+
+    def __init__(self, session: int) -> None:
+        self._session = session
+        self._start = (0.0, 0.0, 0.0)
+
+    def start(self) -> None:
+        self._start = (
+            time.perf_counter(),
+            cpu_busy_seconds(SERVER_CPU),
+            session_cpu_seconds(self._session),
+        )
+
+    def share(self) -> float:
+        wall = time.perf_counter() - self._start[0]
+        busy = cpu_busy_seconds(SERVER_CPU) - self._start[1]
+        ours = session_cpu_seconds(self._session) - self._start[2]
+        return max(0.0, busy - ours) / wall if wall > 0 else 0.0
 
 
 class RssSampler:
