@@ -93,6 +93,10 @@ def reconcile_version(
             apply_child(version_service(owner, spec.model), live.get("Service"), outcome)
         except kube.NotOwned as err:
             blocked = Observation.false(READY, "NotOwned", str(err))
+        except kube.KubeError as err:
+            blocked = Observation.false(
+                READY, "ApplyFailed", f"the API server refused a child: {err}"
+            )
     observed = Observed(replicas(predictor), found_deployment, pods, blocked)
     current = dict(body.get("status") or {})
     url = names.predict_url(
@@ -136,8 +140,9 @@ def reconcile_model(
                 owner.name,
                 settings.cluster_domain,
             )
-        except kube.NotOwned as err:
-            outcome.note("NotOwned", str(err), warning=True)
+        except (kube.NotOwned, kube.KubeError) as err:
+            reason = "NotOwned" if isinstance(err, kube.NotOwned) else "ApplyFailed"
+            outcome.note(reason, str(err), warning=True)
     if serving != current.get("servingVersion") and serving:
         outcome.note("ServingVersionChanged", f"{serving} now serves {owner.name}")
     for name in expired(
