@@ -20,7 +20,7 @@ def serve(settings: Settings) -> None:
         extra={"model": settings.model_name, "uri": settings.model_uri, "port": settings.port},
     )
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         loop="auto",
