@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import loadgen
@@ -48,6 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of the server's CPU used by other processes above which a cell is re-run",
     )
     parser.add_argument("--retries", type=int, default=2, help="re-runs of a disturbed cell")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="first wait up to this long for both CPUs to be nearly idle, else stop",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -115,6 +123,23 @@ def check_answers(running: servers.Running, workload: Workload) -> None:
                 f"{running.config.server}/{running.config.label} answered {got[:8]} for "
                 f"{workload.name} ({size} rows) where model.predict says {want[:8]}"
             )
+
+
+def wait_quiet(minutes: float, threshold: float = 0.15, window: float = 5.0) -> None:
+    """Wait until other processes use under ``threshold`` of each CPU for two windows."""
+    deadline = time.monotonic() + minutes * 60
+    calm = 0
+    while time.monotonic() < deadline:
+        cpus = ("0", "1")
+        before = [servers.cpu_busy_seconds(cpu) for cpu in cpus]
+        time.sleep(window)
+        after = [servers.cpu_busy_seconds(cpu) for cpu in cpus]
+        busy = [(a - b) / window for a, b in zip(after, before, strict=True)]
+        calm = calm + 1 if max(busy) < threshold else 0
+        print(f"CPU busy {busy[0]:.0%} / {busy[1]:.0%}", flush=True)
+        if calm >= 2:
+            return
+    raise SystemExit(f"other processes kept the CPUs busy for {minutes:g} min; nothing measured")
 
 
 def quiet_run(
@@ -283,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         configs={f"{c.server}/{c.label}": c.notes for c in configs},
     )
 
+    if args.wait_quiet:
+        wait_quiet(args.wait_quiet)
     # From here on this process (and wrk) stays off the server's core.
     os.sched_setaffinity(0, {int(loadgen.LOADGEN_CPU)})
     for workload in workloads:
