@@ -8,7 +8,7 @@ export CLUSTER KIND_CLUSTER
 
 CLUSTER_SCRIPTS := tests/cluster
 
-.PHONY: cluster-deps cluster-binaries cluster-up cluster-down cluster-status kubeconfig \
+.PHONY: cluster-deps cluster-binaries cluster-up cluster-down cluster-clean cluster-status kubeconfig \
         s3-env s3-env-file images images-load image-base image-runtime image-operator
 
 cluster-deps: ## install the Debian packages the local cluster needs (apt-get)
@@ -43,3 +43,6 @@ images-load: ## load already built images into the test cluster
 
 image-base image-runtime image-operator: image-%:
 	$(CLUSTER_SCRIPTS)/images.sh $*
+
+cluster-clean: ## cluster-down, then delete all cluster state (API objects, certs, loaded images, S3 data)
+	$(CLUSTER_SCRIPTS)/cluster.sh clean

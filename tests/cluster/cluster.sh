@@ -29,23 +29,32 @@ start() {  # name binary args... : start detached, log to $LOGS/name.log
     log "started $name (pid $!, log $LOGS/$name.log)"
 }
 
-stop() {  # name [timeout]: SIGTERM, then SIGKILL after timeout
-    local name="$1" timeout="${2:-20}" pid i
-    pid="$(pid_of "$name")"
-    if [[ -n "$pid" ]]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < timeout * 10; i++)); do
-            [[ -d "/proc/$pid" ]] || break
-            sleep 0.1
-        done
-        if [[ -d "/proc/$pid" ]]; then
-            log "$name did not stop in ${timeout}s; killing"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.5
+stop() {  # name... : SIGTERM all, wait up to $STOP_TIMEOUT s, then SIGKILL what is left
+    local name pid i pids=()
+    for name in "$@"; do
+        pid="$(pid_of "$name")"
+        if [[ -n "$pid" ]]; then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
         fi
-        log "stopped $name"
-    fi
-    rm -f "$PIDS/$name.pid" "$PIDS/$name.bin"
+    done
+    for ((i = 0; i < ${STOP_TIMEOUT:-30} * 10; i++)); do
+        local alive=0
+        for pid in "${pids[@]}"; do [[ -d "/proc/$pid" ]] && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        if [[ -d "/proc/$pid" ]]; then
+            log "pid $pid did not stop in time; killing"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    for name in "$@"; do
+        rm -f "$PIDS/$name.pid" "$PIDS/$name.bin"
+    done
+    ((${#pids[@]})) && log "stopped $*"
+    return 0
 }
 
 wait_for() {  # description timeout command...
@@ -447,8 +456,13 @@ import_sandbox_image() {
 
 api() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-node_ready() {
-    [[ "$(api get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+node_ready() {  # Ready, as reported by the kubelet since $UP_STARTED (not a stale status)
+    local out status beat
+    out="$(api get node "$NODE_NAME" \
+        -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}')"
+    read -r status beat <<< "$out"
+    [[ "$status" == True && -n "$beat" ]] || return 1
+    (( $(date -d "$beat" +%s) >= UP_STARTED ))
 }
 
 default_sa() { api -n default get serviceaccount default; }
@@ -458,6 +472,7 @@ default_sa() { api -n default get serviceaccount default; }
 # --------------------------------------------------------------------------
 up() {
     local t0=$SECONDS
+    UP_STARTED="$(date +%s)"
     [[ $EUID -eq 0 ]] || die "cluster-up needs root (containerd, kubelet, iptables)"
     deps
     "$CLUSTER_DIR/build-binaries.sh" kubernetes etcd minio pause crictl
@@ -481,6 +496,8 @@ up() {
     start_kube_proxy
     start_kubelet
     wait_for minio 30 healthz "http://$NODE_IP:$S3_PORT/minio/health/live"
+    wait_for kubelet 60 healthz http://127.0.0.1:10248/healthz
+    wait_for kube-proxy 60 healthz http://127.0.0.1:10256/healthz
     wait_for "node $NODE_NAME Ready" 120 node_ready
     wait_for "default service account" 60 default_sa
     log "cluster up in $((SECONDS - t0))s; kubeconfig: $KUBECONFIG_FILE; S3 env: $S3_ENV_FILE"
@@ -489,7 +506,7 @@ up() {
 down() {
     [[ -d "$STATE" ]] || { log "no cluster state in $STATE"; return; }
     local t0=$SECONDS
-    stop kubelet 30
+    stop kubelet
     # Stop and remove every pod sandbox through CRI, so CNI releases addresses,
     # veths and its iptables rules, and containerd unmounts the rootfs.
     if running containerd; then
@@ -497,13 +514,8 @@ down() {
             --timeout 30s rmp --all --force >/dev/null 2>&1 || log "warning: crictl rmp failed"
         stop_tasks
     fi
-    stop kube-proxy
-    stop kube-scheduler
-    stop kube-controller-manager
-    stop kube-apiserver
+    stop kube-proxy kube-scheduler kube-controller-manager kube-apiserver minio containerd
     stop etcd
-    stop minio
-    stop containerd 30
     kill_shims
     kube-proxy --cleanup >/dev/null 2>&1 || true
     clean_iptables
@@ -515,9 +527,19 @@ down() {
         sysctl -qw net.ipv4.ip_forward="$(cat "$STATE/sysctl.saved")"
         rm -f "$STATE/sysctl.saved"
     fi
-    # Fresh control-plane data every up (certs, images and S3 data are kept).
-    rm -rf "$STATE/etcd" "$STATE/cni/ipam" "$STATE/kubelet" "$STATE/run"
+    # Node-local runtime state goes; etcd (API objects), certs, images and S3 data stay
+    # for the next up. `clean` removes everything.
+    rm -rf "$STATE/cni/ipam" "$STATE/kubelet" "$STATE/run"
     log "cluster down in $((SECONDS - t0))s"
+}
+
+clean() {
+    down
+    if findmnt -rn -o TARGET | grep -q "^$STATE/"; then
+        die "something is still mounted under $STATE; not removing it"
+    fi
+    rm -rf "$STATE"
+    log "removed $STATE (API objects, certificates, images in containerd, S3 data)"
 }
 
 stop_tasks() {  # kill any containers left in containerd's namespaces
@@ -540,6 +562,15 @@ kill_shims() {  # shims outlive containerd; their pids are in the task bundles
         pid="$(cat "$f")"
         if [[ -n "$pid" && "$(readlink "/proc/$pid/exe" 2>/dev/null)" == *containerd-shim* ]]; then
             kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    # Shims of our containerd whose bundle is gone: their command line names our socket.
+    local cmdline
+    for cmdline in /proc/[0-9]*/cmdline; do
+        pid="${cmdline#/proc/}"; pid="${pid%/cmdline}"
+        if tr '\0' ' ' < "$cmdline" 2>/dev/null | grep -qF -- "-address $CONTAINERD_SOCK"; then
+            [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == *containerd-shim* ]] \
+                && kill -KILL "$pid" 2>/dev/null || true
         fi
     done
     # Any process still in the kubelet's pod cgroups is a container we started.
@@ -646,11 +677,12 @@ fi
 case "${1:-}" in
     up) up ;;
     down) down ;;
+    clean) clean ;;
     status) status ;;
     deps) deps ;;
     kubeconfig) echo "$KUBECONFIG_FILE" ;;
     s3-env) cat "$S3_ENV_FILE" ;;
     s3-env-file) echo "$S3_ENV_FILE" ;;
     state-dir) echo "$STATE" ;;
-    *) echo "usage: $0 up|down|status|deps|kubeconfig|s3-env|s3-env-file|state-dir" >&2; exit 2 ;;
+    *) echo "usage: $0 up|down|clean|status|deps|kubeconfig|s3-env|s3-env-file|state-dir" >&2; exit 2 ;;
 esac

@@ -95,22 +95,37 @@ build_dockerfile() {  # dockerfile tag
     buildah bud --network host --pull=never --layers -q "${pip_args[@]}" \
         --build-arg "BASE_IMAGE=$BASE_IMAGE" \
         -f "$REPO_ROOT/$dockerfile" -t "$tag" "$REPO_ROOT" >/dev/null
+    local id; id="$(buildah inspect --type image --format '{{.FromImageID}}' "$tag")"
+    if [[ -f "$archive" && "$(cat "$archive.id" 2>/dev/null)" == "$id" ]]; then
+        log "$tag unchanged (${id:0:12})"; return
+    fi
     rm -f "$archive.tmp"
     buildah push -q "$tag" "docker-archive:$archive.tmp:$tag"
     mv "$archive.tmp" "$archive"
-    log "$tag built ($(du -h "$archive" | cut -f1) archive)"
+    echo "$id" > "$archive.id"
+    log "$tag built (${id:0:12}, $(du -h "$archive" | cut -f1) archive)"
 }
 
 load() {
-    local archive
-    for archive in "$ARCHIVES/modelops-runtime.tar" "$ARCHIVES/modelops-operator.tar"; do
+    local archive id loaded tag
+    for tag in "$RUNTIME_IMAGE" "$OPERATOR_IMAGE"; do
+        archive="$ARCHIVES/$(basename "${tag%%:*}").tar"
         [[ -f "$archive" ]] || continue
+        # Skip an import of the very image the cluster already got (local cluster only:
+        # its containerd keeps images across cluster-down/up).
+        id="$(cat "$archive.id" 2>/dev/null || true)"
+        loaded="$STATE/images/$(basename "$archive").loaded"
+        if [[ "$CLUSTER" == local && -n "$id" && "$(cat "$loaded" 2>/dev/null)" == "$id" ]] \
+           && ctr_k8s images ls -q | grep -qxF "$tag"; then
+            log "$(basename "$archive") already loaded"; continue
+        fi
         case "$CLUSTER" in
             local) ctr_import "$archive" ;;
             kind) kind load image-archive "$archive" --name "$KIND_CLUSTER" ;;
             minikube) minikube image load "$archive" ;;
             *) die "unknown CLUSTER=$CLUSTER (local, kind or minikube)" ;;
         esac
+        if [[ "$CLUSTER" == local ]]; then mkdir -p "$STATE/images"; echo "$id" > "$loaded"; fi
         log "loaded $(basename "$archive") into the $CLUSTER cluster"
     done
 }
