@@ -83,6 +83,14 @@ build_dockerfile() {  # dockerfile tag
     local dockerfile="$1" tag="$2" name archive
     name="$(basename "${tag%%:*}")"
     archive="$ARCHIVES/$name.tar"
+    if ! command -v buildah >/dev/null && command -v docker >/dev/null; then
+        # A normal workstation (e.g. with kind): Docker and the public base image.
+        log "docker build -f $dockerfile -t $tag"
+        docker build -f "$REPO_ROOT/$dockerfile" -t "$tag" "$REPO_ROOT"
+        docker save -o "$archive" "$tag"
+        docker image inspect -f '{{.Id}}' "$tag" > "$archive.id"
+        return
+    fi
     have_image "$BASE_IMAGE" || build_base
     log "buildah bud -f $dockerfile -t $tag"
     # Host network and the host's CA bundle (only mounted for RUN, not stored in the
@@ -137,7 +145,8 @@ for what in "${@:-all}"; do
         runtime) build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE" ;;
         operator) build_dockerfile operator/Dockerfile "$OPERATOR_IMAGE" ;;
         load) load ;;
-        all) build_base; build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE"
+        all) command -v buildah >/dev/null && build_base
+             build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE"
              build_dockerfile operator/Dockerfile "$OPERATOR_IMAGE"; load ;;
         *) die "unknown image $what" ;;
     esac
