@@ -118,7 +118,7 @@ def cluster() -> Iterator[Cluster]:
     api = config.new_client_from_config(config_file=str(kubeconfig), context=context)
     try:
         client.VersionApi(api).get_code(_request_timeout=5)
-    except Exception as err:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as err:  # any failure means "not reachable"
         api.close()
         _unavailable(f"API server of context {context!r} not reachable: {err}")
     yield Cluster(kubeconfig=kubeconfig, context=context, api=api)
@@ -191,8 +191,8 @@ class S3:
 
 def read_env_file(path: Path) -> dict[str, str]:
     env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
             env[key] = value

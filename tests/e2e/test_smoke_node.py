@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def test_runtime_pod_answers_through_its_service_from_a_pod_and_the_host(
         namespace, predictor(runtime_image, f"s3://{s3_bucket}/smoke/model.joblib", "s3")
     )
     svc = core.create_namespaced_service(namespace, service())
-    diagnose = lambda: describe_namespace(cluster.api, namespace)  # noqa: E731
+    diagnose = partial(describe_namespace, cluster.api, namespace)
 
     def available() -> bool:
         status = apps.read_namespaced_deployment_status("smoke-predictor", namespace).status
