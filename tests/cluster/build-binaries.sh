@@ -57,6 +57,11 @@ build_crictl() {
         "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
 }
 
+build_coredns() {
+    build_tool build/coredns github.com/coredns/coredns "$COREDNS_BIN" coredns \
+        "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
+}
+
 build_pause() {
     build_tool pause . "$PAUSE_BIN" pause
 }
@@ -71,7 +76,9 @@ case_all() {
             minio) build_minio ;;
             pause) build_pause ;;
             crictl) build_crictl ;;
-            all) build_kubernetes; build_etcd; build_minio; build_pause; build_crictl; build_helm ;;
+            coredns) build_coredns ;;
+            all) build_kubernetes; build_etcd; build_minio; build_pause; build_crictl; build_coredns
+                 build_helm ;;
             *) die "unknown target $what" ;;
         esac
     done

@@ -155,11 +155,12 @@ pki() {
     gen_cert controller-manager system:kube-controller-manager ""
     gen_cert scheduler system:kube-scheduler ""
     gen_cert kube-proxy system:kube-proxy ""
+    gen_cert coredns system:coredns ""
     gen_cert kubelet-client "system:node:$NODE_NAME" system:nodes
     gen_cert kubelet-server "$NODE_NAME" "" "DNS:$NODE_NAME,DNS:localhost,IP:$NODE_IP,IP:127.0.0.1" serverAuth
     [[ -f "$KUBECONFIG_FILE" ]] || write_kubeconfig "$KUBECONFIG_FILE" admin modelops-admin
     local c
-    for c in controller-manager scheduler kube-proxy kubelet-client; do
+    for c in controller-manager scheduler kube-proxy kubelet-client coredns; do
         [[ -f "$STATE/$c.kubeconfig" ]] || write_kubeconfig "$STATE/$c.kubeconfig" "$c" "$c"
     done
 }
@@ -238,10 +239,22 @@ print("\n".join(out))
 # --------------------------------------------------------------------------
 # Write stdin to a file only when the content changes (kube-proxy and kubelet restart
 # or exit when their config file is touched).
+CHANGED_FILES=()
 write_file() {
     local file="$1" tmp="$1.tmp"
     cat > "$tmp"
-    if cmp -s "$tmp" "$file"; then rm -f "$tmp"; else mv "$tmp" "$file"; fi
+    if cmp -s "$tmp" "$file"; then rm -f "$tmp"; else mv "$tmp" "$file"; CHANGED_FILES+=("$file"); fi
+}
+
+# A running component whose configuration file changed is restarted by the next start.
+restart_if_changed() {  # name file
+    local f
+    for f in "${CHANGED_FILES[@]}"; do
+        if [[ "$f" == "$2" ]] && running "$1"; then
+            log "$(basename "$2") changed: restarting $1"
+            stop "$1"
+        fi
+    done
 }
 
 write_configs() {
@@ -326,7 +339,8 @@ cgroupDriver: cgroupfs
 failCgroupV1: false
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 failSwapOn: false
-clusterDomain: cluster.local
+clusterDomain: $CLUSTER_DOMAIN
+clusterDNS: [$DNS_IP]
 resolvConf: /etc/resolv.conf
 # Image GC off: locally imported images (no registry to pull from) must stay.
 imageGCHighThresholdPercent: 100
@@ -340,6 +354,22 @@ serializeImagePulls: false
 maxPods: 110
 rotateCertificates: false
 serverTLSBootstrap: false
+EOF
+    # Cluster DNS for Services and pods only: no forwarding, so no query leaves the machine.
+    write_file "$STATE/Corefile" <<EOF
+.:53 {
+    bind $DNS_IP
+    errors
+    health 127.0.0.1:8080
+    ready 127.0.0.1:8181
+    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/coredns.kubeconfig $CONTEXT_NAME
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 30
+    reload
+}
 EOF
     write_file "$STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -421,6 +451,32 @@ start_kube_proxy() {
     start kube-proxy kube-proxy --config="$STATE/kube-proxy.yaml" --v=1
 }
 
+COREDNS_RBAC='
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns"}
+rules:
+- apiGroups: [""]
+  resources: [endpoints, services, pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:coredns"}
+'
+
+start_coredns() {
+    running coredns && return
+    api apply -f - <<< "$COREDNS_RBAC" >/dev/null
+    start coredns coredns -conf "$STATE/Corefile"
+}
+
 s3_credentials() {
     [[ -f "$S3_ENV_FILE" ]] && return
     local key secret
@@ -456,13 +512,20 @@ import_sandbox_image() {
 
 api() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-node_ready() {  # Ready, as reported by the kubelet since $UP_STARTED (not a stale status)
-    local out status beat
+node_ready() {  # Ready, reported by the kubelet that runs now (not a stale status)
+    local out status beat renew
     out="$(api get node "$NODE_NAME" \
         -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}')"
     read -r status beat <<< "$out"
     [[ "$status" == True && -n "$beat" ]] || return 1
-    (( $(date -d "$beat" +%s) >= UP_STARTED ))
+    if [[ -n "${KUBELET_STARTED:-}" ]]; then
+        # a kubelet started by this run posts its full status once it is up
+        (( $(date -d "$beat" +%s) >= KUBELET_STARTED ))
+    else
+        # a kubelet that was running renews its node lease every 10 s
+        renew="$(api -n kube-node-lease get lease "$NODE_NAME" -o 'jsonpath={.spec.renewTime}')"
+        [[ -n "$renew" ]] && (( $(date -d "$renew" +%s) >= $(date +%s) - 40 ))
+    fi
 }
 
 default_sa() { api -n default get serviceaccount default; }
@@ -472,10 +535,9 @@ default_sa() { api -n default get serviceaccount default; }
 # --------------------------------------------------------------------------
 up() {
     local t0=$SECONDS
-    UP_STARTED="$(date +%s)"
     [[ $EUID -eq 0 ]] || die "cluster-up needs root (containerd, kubelet, iptables)"
     deps
-    "$CLUSTER_DIR/build-binaries.sh" kubernetes etcd minio pause crictl
+    "$CLUSTER_DIR/build-binaries.sh" kubernetes etcd minio pause crictl coredns
     mkdir -p "$STATE" "$LOGS" "$PIDS"
     chmod 700 "$STATE"
     pki
@@ -484,6 +546,7 @@ up() {
 
     start_etcd
     start_minio
+    restart_if_changed containerd "$STATE/containerd.toml"
     local runc; runc="$(command -v runc)"
     PATH="$STATE/bin:$PATH" MODELOPS_RUNC="$runc" start containerd containerd --config "$STATE/containerd.toml"
     wait_for etcd 30 healthz http://127.0.0.1:2379/health
@@ -493,9 +556,13 @@ up() {
     wait_for kube-apiserver 90 healthz --cacert "$PKI/ca.crt" "https://$NODE_IP:$APISERVER_PORT/readyz"
     start_controller_manager
     start_scheduler
+    start_coredns
     start_kube_proxy
+    restart_if_changed kubelet "$STATE/kubelet.yaml"
+    running kubelet || KUBELET_STARTED="$(date +%s)"
     start_kubelet
     wait_for minio 30 healthz "http://$NODE_IP:$S3_PORT/minio/health/live"
+    wait_for coredns 30 healthz http://127.0.0.1:8181/ready
     wait_for kubelet 60 healthz http://127.0.0.1:10248/healthz
     wait_for kube-proxy 60 healthz http://127.0.0.1:10256/healthz
     wait_for "node $NODE_NAME Ready" 120 node_ready
@@ -514,7 +581,7 @@ down() {
             --timeout 30s rmp --all --force >/dev/null 2>&1 || log "warning: crictl rmp failed"
         stop_tasks
     fi
-    stop kube-proxy kube-scheduler kube-controller-manager kube-apiserver minio containerd
+    stop kube-proxy coredns kube-scheduler kube-controller-manager kube-apiserver minio containerd
     stop etcd
     kill_shims
     kube-proxy --cleanup >/dev/null 2>&1 || true
@@ -608,7 +675,8 @@ remove_cgroups() {
 
 status() {
     local name pid rc=0
-    for name in etcd minio containerd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet; do
+    for name in etcd minio containerd kube-apiserver kube-controller-manager kube-scheduler \
+                coredns kube-proxy kubelet; do
         pid="$(pid_of "$name")"
         if [[ -n "$pid" ]]; then printf '%-24s running (pid %s)\n' "$name" "$pid"
         else printf '%-24s stopped\n' "$name"; rc=1; fi

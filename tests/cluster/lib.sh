@@ -10,6 +10,7 @@ K8S_VERSION="v1.33.13"          # must match tests/cluster/build/go.mod
 ETCD_VERSION="v3.5.35"          # must match tests/cluster/build/etcd/go.mod
 HELM_VERSION="v3.19.5"          # must match tests/cluster/build/helm/go.mod
 CRICTL_VERSION="v1.34.0"        # must match tests/cluster/build/crictl/go.mod
+COREDNS_VERSION="v1.12.1"       # must match tests/cluster/build/coredns/go.mod
 PAUSE_VERSION="1.0"             # tests/cluster/pause/main.go
 # MinIO has no semver tags: the pseudo-version pinned in build/minio/go.mod.
 MINIO_VERSION="$(awk '$1=="github.com/minio/minio" && $2 ~ /^v/ {print $2; exit}' "$CLUSTER_DIR/build/minio/go.mod")"
@@ -23,6 +24,7 @@ HELM_BIN="$MODELOPS_CACHE/helm-$HELM_VERSION/bin"
 MINIO_BIN="$MODELOPS_CACHE/minio-$MINIO_VERSION/bin"
 PAUSE_BIN="$MODELOPS_CACHE/pause-$PAUSE_VERSION/bin"
 CRICTL_BIN="$MODELOPS_CACHE/crictl-$CRICTL_VERSION/bin"
+COREDNS_BIN="$MODELOPS_CACHE/coredns-$COREDNS_VERSION/bin"
 BASE_CACHE="$MODELOPS_CACHE/base-$BASE_SUITE-python3"
 
 # --- runtime state of the cluster ------------------------------------------
@@ -50,13 +52,15 @@ POD_SUBNET="10.244.0.0/24"
 POD_GATEWAY="10.244.0.1"
 SERVICE_CIDR="10.96.0.0/16"
 SERVICE_API_IP="10.96.0.1"
+CLUSTER_DOMAIN="cluster.local"
+DNS_IP="$NODE_IP"               # CoreDNS runs on the node, on the node address
 APISERVER_PORT=6443
 S3_PORT=9000
 CONTEXT_NAME="modelops-local"
 
 SANDBOX_IMAGE="localhost/modelops-pause:$PAUSE_VERSION"
 
-export PATH="$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$CRICTL_BIN:$HELM_BIN:/usr/sbin:/sbin:$PATH"
+export PATH="$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$CRICTL_BIN:$COREDNS_BIN:$HELM_BIN:/usr/sbin:/sbin:$PATH"
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
