@@ -33,7 +33,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 def main() -> None:
-    kopf.configure(verbose=os.environ.get("MODELOPS_DEBUG") == "1")
+    debug = os.environ.get("MODELOPS_DEBUG") == "1"
+    kopf.configure(verbose=debug)
+    if not debug:  # "Timer succeeded" for every object every resync: Events tell the story
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     asyncio.run(
         kopf.operator(
             clusterwide=not SETTINGS.namespaces,

@@ -9,6 +9,7 @@ server) back into the dataclass, with defaults filled in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -108,10 +109,15 @@ def _unoptional(hint: Any) -> Any:
     return hint
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
 def parse(cls: type[T], data: dict[str, Any] | None) -> T:
     """The dataclass for a (validated) object body; missing fields take their defaults."""
     data = data or {}
-    hints = get_type_hints(cls)
+    hints = _hints(typing.cast(type, cls))
     values = {
         field.name: _value(hints[field.name], data[camel(field.name)])
         for field in dataclasses.fields(cls)  # type: ignore[arg-type]
