@@ -1,34 +1,36 @@
-"""What every endpoint shares: bounded body reading, JSON in and out, errors as answers."""
+"""The predictor's HTTP layer: a small ASGI dispatcher, JSON in and out, errors as answers.
+
+Endpoints are plain ``async (Call) -> Reply`` functions. The dispatcher matches a route,
+hands the endpoint a bounded body reader, and turns every error into a JSON answer with a
+status; it counts and times every route. It replaces a general-purpose framework on this
+path because per-request framework overhead (routing, middleware, Request/Response
+objects) cost more than the model itself at small batches (see docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.convertors import StringConvertor, register_url_convertor
-from starlette.requests import Request
-from starlette.responses import Response
 
 from modelops_runtime.errors import InvalidInput, ModelopsError
 from modelops_runtime.metrics import PredictorMetrics
 
 log = logging.getLogger("modelops.predictor")
 
-Handler = Callable[[Request], Awaitable[Response]]
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-
-
-class ModelNameConvertor(StringConvertor):
-    """A model name in a path: no ``/`` and no ``:``, so ``{name}:predict`` never is a name."""
-
-    regex = "[^/:]+"
-
-
-register_url_convertor("model", ModelNameConvertor())
+# A model name never holds "/" or ":", so "{name}:predict" is never read as a name.
+_PARAMETERS = {"name": "[^/:]+", "version": "[^/]+"}
 
 
 class PayloadTooLarge(ModelopsError):
@@ -36,38 +38,69 @@ class PayloadTooLarge(ModelopsError):
     reason = "PayloadTooLarge"
 
 
-def json_response(
-    content: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        orjson.dumps(content, option=_JSON_OPTIONS),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def error_response(status: int, message: str, reason: str = "") -> Response:
+@dataclass
+class Call:
+    """One request as endpoints see it: path parameters, headers, and a bounded body."""
+
+    params: dict[str, str]
+    headers: dict[str, str]
+    receive: Receive
+    limit: int
+
+    async def body(self) -> bytes:
+        """The request body, refusing more than the limit before reading it all."""
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            raise PayloadTooLarge(
+                f"request body of {declared} bytes is over the limit of {self.limit} bytes"
+            )
+        chunks, size, more = [], 0, True
+        while more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise InvalidInput("the client went away before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                raise PayloadTooLarge(f"request body is over the limit of {self.limit} bytes")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # a template: "/v1/models/{name}:predict"
+    route: str  # the metrics label
+    handler: Handler
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{_PARAMETERS[m[1]]})", self.path)
+        object.__setattr__(self, "pattern", re.compile(regex))
+
+
+def json_reply(content: Any, status: int = 200) -> Reply:
+    return Reply(status, orjson.dumps(content, option=_JSON_OPTIONS))
+
+
+def error_reply(status: int, message: str, reason: str = "") -> Reply:
     body: dict[str, Any] = {"error": message}
     if reason:
         body["reason"] = reason
-    return json_response(body, status=status)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes before reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"request body of {declared} bytes is over the limit of {limit} bytes"
-        )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return json_reply(body, status=status)
 
 
 def parse_json(body: bytes) -> Any:
@@ -79,31 +112,93 @@ def parse_json(body: bytes) -> Any:
         raise InvalidInput(f"request body is not valid JSON: {err}") from None
 
 
-def endpoint(route: str, metrics: PredictorMetrics) -> Callable[[Handler], Handler]:
-    """Count, time and translate errors for one route; no stack trace ever reaches a client."""
-    in_flight = metrics.in_flight
-    latency = metrics.request_seconds.labels(route)
+Lifespan = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
-    def wrap(handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def run(request: Request) -> Response:
-            started = time.perf_counter()
-            in_flight.inc()
-            try:
-                response = await handler(request)
-            except ModelopsError as err:
-                response = error_response(err.status, str(err), err.reason)
-                if err.status >= 500:
-                    log.error("prediction failed", extra={"route": route, "error": str(err)})
-            except Exception as err:  # the last line of defence: a clear 500, logged in full
-                log.exception("unexpected error", extra={"route": route})
-                response = error_response(500, f"internal error: {type(err).__name__}: {err}")
-            finally:
-                in_flight.dec()
-            metrics.requests.labels(route, str(response.status_code)).inc()
-            latency.observe(time.perf_counter() - started)
-            return response
 
-        return run
+class Dispatcher:
+    """The ASGI app: routes requests to endpoints and runs the lifespan."""
 
-    return wrap
+    def __init__(
+        self,
+        endpoints: list[Endpoint],
+        metrics: PredictorMetrics,
+        max_body_bytes: int,
+        lifespan: Lifespan | None = None,
+    ) -> None:
+        self._endpoints = endpoints
+        self._metrics = metrics
+        self._limit = max_body_bytes
+        self._lifespan = lifespan
+        self._latency = {e.route: metrics.request_seconds.labels(e.route) for e in endpoints}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._run_lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        allowed = False
+        for endpoint in self._endpoints:
+            match = endpoint.pattern.fullmatch(path)
+            if match is None:
+                continue
+            if endpoint.method != method:
+                allowed = True
+                continue
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            call = Call(match.groupdict(), headers, receive, self._limit)
+            reply = await self._guarded(endpoint, call)
+            break
+        else:
+            if allowed:
+                reply = error_reply(405, f"method {method} is not allowed on {path}")
+            else:
+                reply = error_reply(
+                    404, "no such route; see /v1/models/{name}:predict and /v2/models/{name}/infer"
+                )
+        await _send(send, reply)
+
+    async def _guarded(self, endpoint: Endpoint, call: Call) -> Reply:
+        """Count, time and translate errors; no stack trace ever reaches a client."""
+        started = time.perf_counter()
+        in_flight = self._metrics.in_flight
+        in_flight.inc()
+        try:
+            reply = await endpoint.handler(call)
+        except ModelopsError as err:
+            reply = error_reply(err.status, str(err), err.reason)
+            if err.status >= 500:
+                log.error("request failed", extra={"route": endpoint.route, "error": str(err)})
+        except Exception as err:  # the last line of defence: a clear 500, logged in full
+            log.exception("unexpected error", extra={"route": endpoint.route})
+            reply = error_reply(500, f"internal error: {type(err).__name__}: {err}")
+        finally:
+            in_flight.dec()
+        self._metrics.requests.labels(endpoint.route, str(reply.status)).inc()
+        self._latency[endpoint.route].observe(time.perf_counter() - started)
+        return reply
+
+    async def _run_lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with self._lifespan() if self._lifespan else _nothing():
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+@contextlib.asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
+
+
+async def _send(send: Send, reply: Reply) -> None:
+    headers = [
+        (b"content-type", reply.content_type.encode()),
+        (b"content-length", str(len(reply.body)).encode()),
+    ]
+    headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})

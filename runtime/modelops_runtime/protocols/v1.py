@@ -5,45 +5,37 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from modelops_runtime.dataplane import DataPlane
 from modelops_runtime.errors import InvalidInput
-from modelops_runtime.protocols.http import endpoint, json_response, parse_json, read_body
+from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
 
 
-def routes(plane: DataPlane) -> list[Route]:
+def endpoints(plane: DataPlane) -> list[Endpoint]:
     metrics = plane.metrics
-    limit = plane.settings.max_body_bytes
 
-    @endpoint("v1_models", metrics)
-    async def list_models(_: Request) -> Response:
-        return json_response({"models": [plane.state.name]})
+    async def list_models(_: Call) -> Reply:
+        return json_reply({"models": [plane.state.name]})
 
-    @endpoint("v1_model", metrics)
-    async def model_status(request: Request) -> Response:
-        state = plane.state_of(request.path_params["name"])
-        return json_response({"name": state.name, "ready": state.ready, "reason": state.message})
+    async def model_status(call: Call) -> Reply:
+        state = plane.state_of(call.params["name"])
+        return json_reply({"name": state.name, "ready": state.ready, "reason": state.message})
 
-    @endpoint("v1_predict", metrics)
-    async def predict(request: Request) -> Response:
+    async def predict(call: Call) -> Reply:
         started = time.perf_counter()
-        body = parse_json(await read_body(request, limit))
+        body = parse_json(await call.body())
         rows, method = _rows_and_method(body)
         decoded = time.perf_counter()
         metrics.decode.observe(decoded - started)
-        prediction = await plane.predict_rows(request.path_params["name"], rows, method)
+        prediction = await plane.predict_rows(call.params["name"], rows, method)
         encode_started = time.perf_counter()
-        response = json_response({"predictions": _jsonable(prediction.outputs)})
+        reply = json_reply({"predictions": _jsonable(prediction.outputs)})
         metrics.encode.observe(time.perf_counter() - encode_started)
-        return response
+        return reply
 
     return [
-        Route("/v1/models", list_models, methods=["GET"]),
-        Route("/v1/models/{name:model}:predict", predict, methods=["POST"]),
-        Route("/v1/models/{name:model}", model_status, methods=["GET"]),
+        Endpoint("POST", "/v1/models/{name}:predict", "v1_predict", predict),
+        Endpoint("GET", "/v1/models", "v1_models", list_models),
+        Endpoint("GET", "/v1/models/{name}", "v1_model", model_status),
     ]
 
 

@@ -8,14 +8,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from modelops_runtime.dataplane import DataPlane, Prediction
 from modelops_runtime.errors import InvalidInput, ModelNotReady
 from modelops_runtime.models import InputKind, Model
-from modelops_runtime.protocols.http import endpoint, json_response, parse_json, read_body
+from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
 from modelops_runtime.protocols.tensors import (
     Tensor,
     datatype_of,
@@ -28,37 +25,31 @@ BINARY_HEADER = "inference-header-content-length"
 _METHODS = ("predict", "predict_proba")
 
 
-def routes(plane: DataPlane) -> list[Route]:
+def endpoints(plane: DataPlane) -> list[Endpoint]:
     metrics = plane.metrics
-    limit = plane.settings.max_body_bytes
 
-    @endpoint("v2_server", metrics)
-    async def server_metadata(_: Request) -> Response:
-        return json_response(
+    async def server_metadata(_: Call) -> Reply:
+        return json_reply(
             {"name": "modelops", "version": _our_version(), "extensions": ["binary_tensor_data"]}
         )
 
-    @endpoint("v2_live", metrics)
-    async def live(_: Request) -> Response:
-        return json_response({"live": True})
+    async def live(_: Call) -> Reply:
+        return json_reply({"live": True})
 
-    @endpoint("v2_ready", metrics)
-    async def ready(_: Request) -> Response:
+    async def ready(_: Call) -> Reply:
         state = plane.state
         if not state.ready:
             raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
-        return json_response({"ready": True})
+        return json_reply({"ready": True})
 
-    @endpoint("v2_model_ready", metrics)
-    async def model_ready(request: Request) -> Response:
-        state = plane.state_of(request.path_params["name"])
+    async def model_ready(call: Call) -> Reply:
+        state = plane.state_of(call.params["name"])
         if not state.ready:
             raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
-        return json_response({"name": state.name, "ready": True})
+        return json_reply({"name": state.name, "ready": True})
 
-    @endpoint("v2_model", metrics)
-    async def model_metadata(request: Request) -> Response:
-        state = plane.state_of(request.path_params["name"])
+    async def model_metadata(call: Call) -> Reply:
+        state = plane.state_of(call.params["name"])
         body: dict[str, Any] = {
             "name": state.name,
             "versions": [state.version] if state.version else [],
@@ -86,16 +77,15 @@ def routes(plane: DataPlane) -> list[Route]:
                     "input_kind": state.model.schema.kind.value,
                 }
             )
-        return json_response(body)
+        return json_reply(body)
 
-    @endpoint("v2_infer", metrics)
-    async def infer(request: Request) -> Response:
+    async def infer(call: Call) -> Reply:
         started = time.perf_counter()
-        raw = await read_body(request, limit)
-        body, binary = _split_binary(raw, request.headers.get(BINARY_HEADER))
+        raw = await call.body()
+        body, binary = _split_binary(raw, call.headers.get(BINARY_HEADER))
         tensors, method, wants_binary = _decode_request(body, binary)
         metrics.decode.observe(time.perf_counter() - started)
-        name = request.path_params["name"]
+        name = call.params["name"]
         if len(tensors) > 1 or _content_type(body) == "pd":
             columns = {t.name: _column(t) for t in tensors}
             prediction = await plane.predict_columns(name, columns, method)
@@ -106,18 +96,18 @@ def routes(plane: DataPlane) -> list[Route]:
         metrics.encode.observe(time.perf_counter() - encode_started)
         return response
 
-    model = "/v2/models/{name:model}"
-    versioned = "/v2/models/{name:model}/versions/{version}"
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
     return [
-        Route("/v2", server_metadata, methods=["GET"]),
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
-        Route(f"{model}/ready", model_ready, methods=["GET"]),
-        Route(f"{versioned}/ready", model_ready, methods=["GET"]),
-        Route(f"{model}/infer", infer, methods=["POST"]),
-        Route(f"{versioned}/infer", infer, methods=["POST"]),
-        Route(model, model_metadata, methods=["GET"]),
-        Route(versioned, model_metadata, methods=["GET"]),
+        Endpoint("POST", f"{model}/infer", "v2_infer", infer),
+        Endpoint("POST", f"{versioned}/infer", "v2_infer", infer),
+        Endpoint("GET", "/v2", "v2_server", server_metadata),
+        Endpoint("GET", "/v2/health/live", "v2_live", live),
+        Endpoint("GET", "/v2/health/ready", "v2_ready", ready),
+        Endpoint("GET", f"{model}/ready", "v2_model_ready", model_ready),
+        Endpoint("GET", f"{versioned}/ready", "v2_model_ready", model_ready),
+        Endpoint("GET", model, "v2_model", model_metadata),
+        Endpoint("GET", versioned, "v2_model", model_metadata),
     ]
 
 
@@ -211,7 +201,7 @@ def _column(tensor: Tensor) -> list[Any]:
 
 def _encode_response(
     plane: DataPlane, name: str, body: dict[str, Any], prediction: Prediction, binary: bool
-) -> Response:
+) -> Reply:
     outputs = np.asarray(prediction.outputs)
     head: dict[str, Any] = {"model_name": name, "parameters": {}}
     if plane.state.version:
@@ -220,12 +210,13 @@ def _encode_response(
         head["id"] = body["id"]
     if not binary:
         head["outputs"] = [encode_json(prediction.method, outputs)]
-        return json_response(head)
+        return json_reply(head)
     tensor_head, raw = encode_binary(prediction.method, outputs)
     head["outputs"] = [tensor_head]
     header = orjson.dumps(head)
-    return Response(
+    return Reply(
+        200,
         header + raw,
-        media_type="application/octet-stream",
-        headers={BINARY_HEADER: str(len(header))},
+        content_type="application/octet-stream",
+        headers=((BINARY_HEADER, str(len(header))),),
     )
