@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("modelops.predictor")
 
 
 @dataclass
@@ -69,7 +72,12 @@ class Batcher:
             for job in jobs:
                 groups.setdefault(job.key, []).append(job)
             for key, group in groups.items():
-                await self._execute(loop, key, group)
+                try:
+                    await self._execute(loop, key, group)
+                except Exception as error:  # never leave a request waiting on a dead worker
+                    log.exception("batch failed outside the model call")
+                    for job in group:
+                        _settle(job, error=error)
 
     async def _collect(self, loop: asyncio.AbstractEventLoop) -> list[_Job]:
         if self._carry is not None:
