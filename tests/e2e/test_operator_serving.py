@@ -104,6 +104,7 @@ def test_switch_the_default_version(cluster, namespace, s3, s3_bucket, iris):
 def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket, iris):
     name = serve(cluster, namespace, s3, s3_bucket, iris, "iris")
     wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
+    wait_condition(cluster, namespace, "models", "iris", "Ready", "True")
     child = f"{name}-predictor"
     deployment_uid = cluster.apps.read_namespaced_deployment(child, namespace).metadata.uid
     service_uid = cluster.core.read_namespaced_service(child, namespace).metadata.uid
