@@ -111,10 +111,33 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{name} is Ready after {time.monotonic() - started:.1f}s: {version['status'].get('url')}"
     )
-    model = resources.get_model(ns, args.model) or {}
-    if (model.get("status") or {}).get("servingVersion") == name:
-        print(f"Model {args.model} serves it at {model['status'].get('url')}")
+    print(serving_message(wait_model(ns, args.model, name, timeout=30), name))
     return 0
+
+
+def wait_model(namespace: str, model: str, name: str, timeout: float) -> dict[str, Any]:
+    """The Model once it serves ``name``, or once it is clear it will not (a pin elsewhere)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = resources.get_model(namespace, model) or {}
+        pin = (found.get("spec") or {}).get("defaultVersion")
+        serving = (found.get("status") or {}).get("servingVersion")
+        if serving == name or (pin and pin != name) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def serving_message(model: dict[str, Any], name: str) -> str:
+    status, spec = model.get("status") or {}, model.get("spec") or {}
+    model_name = model.get("metadata", {}).get("name", "the model")
+    if status.get("servingVersion") == name:
+        return f"Model {model_name} serves {name} at {status.get('url')}"
+    if spec.get("defaultVersion"):
+        return (
+            f"Model {model_name} stays on its pinned version {spec['defaultVersion']} "
+            f"(modelops set-default {model_name} {name} to switch)"
+        )
+    return f"Model {model_name} does not serve {name} yet (serving: {status.get('servingVersion')})"
 
 
 def wait_ready(namespace: str, name: str, timeout: float) -> dict[str, Any]:

@@ -49,3 +49,16 @@ def test_versions_table_marks_the_serving_version():
     assert table[0][0] == "VERSION"
     assert table[1][:4] == ["ctr-v1", "pinned", "Ready", "True"]
     assert table[2][:2] == ["ctr-v2", ""]
+
+
+def test_serving_message():
+    from modelops_cli.deploy_command import serving_message
+
+    serving = {
+        "metadata": {"name": "ctr"},
+        "status": {"servingVersion": "ctr-v2", "url": "http://u"},
+    }
+    assert serving_message(serving, "ctr-v2") == "Model ctr serves ctr-v2 at http://u"
+    pinned = {"metadata": {"name": "ctr"}, "spec": {"defaultVersion": "ctr-v1"}, "status": {}}
+    assert "pinned version ctr-v1" in serving_message(pinned, "ctr-v2")
+    assert "does not serve ctr-v2 yet" in serving_message({"metadata": {"name": "ctr"}}, "ctr-v2")
