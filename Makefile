@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 .PHONY: help install lint lint-python lint-generated test test-unit test-cluster bench demo clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +38,16 @@ lint-python:
 	$(VENV)/bin/mypy $(PY_PACKAGES)
 	$(VENV)/bin/lint-imports
 
-test-unit: install ## unit and in-process API tests (no cluster)
-	$(PY) -m pytest -m 'not cluster' -q
+test-unit: install ## unit, API and process tests only (no cluster needed)
+	$(PY) -m pytest -m 'not cluster' -q $(PYTEST_ARGS)
 
-test: install ## the whole suite: lint, unit, API, and the cluster tests when the cluster is up
+# The whole suite on a fresh machine: builds or reuses the pinned binaries, starts (or
+# reuses) the local cluster and its S3 server, builds the images, lints, then runs every
+# test with the cluster tests required (a skipped cluster test is a failure). The cluster
+# stays up afterwards for the next run; `make cluster-down` stops it.
+test: install cluster-binaries cluster-up images ## lint and every test, cluster tests included
 	$(MAKE) lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: install ## benchmarks against peers measured in the same run (see docs/benchmarks.md)
 	$(PY) bench/predictor.py $(BENCH_ARGS)
