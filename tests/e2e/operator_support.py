@@ -97,10 +97,9 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
               "--create-namespace", "--skip-crds", "--values", file.name,
               "--wait", "--timeout", "180s"], cluster.kubeconfig)  # fmt: skip
     yield "chart"
-    _run(
-        [helm, "uninstall", RELEASE, "--namespace", OPERATOR_NAMESPACE, "--wait"],
-        cluster.kubeconfig,
-    )
+    # Another session (a parallel `make test`) may have uninstalled it already.
+    _run([helm, "uninstall", RELEASE, "--namespace", OPERATOR_NAMESPACE, "--wait",
+          "--ignore-not-found"], cluster.kubeconfig)  # fmt: skip
 
 
 def _local_operator(cluster: Cluster, runtimes: dict[str, str]) -> Iterator[str]:
