@@ -85,7 +85,7 @@ operator-run: install ## run the operator locally against the current kubeconfig
 # --- end issue 4 ------------------------------------------------------------------------------
 
 # --- the demo (issue 4) -----------------------------------------------------------------------
-.PHONY: demo-images
+.PHONY: demo-images demo-clean
 demo: install ## start the cluster if needed, install the chart, train, deploy and predict (CLUSTER=kind too)
 	@if [ "$(CLUSTER)" = local ]; then $(MAKE) --no-print-directory cluster-up; fi
 	@$(MAKE) --no-print-directory demo-images
@@ -98,4 +98,10 @@ demo-images: ## build and load the images unless the cluster's node already has 
 	  && grep -q 'modelops-operator:dev' /tmp/modelops-node-images; \
 	then echo "images already on the node (make images rebuilds them)"; \
 	else $(MAKE) --no-print-directory images; fi
+
+demo-clean: ## delete the demo's model and uninstall the operator (the cluster stays up)
+	@export KUBECONFIG="$$($(MAKE) -s --no-print-directory kubeconfig)"; \
+	$(PY) -m modelops_cli.main delete ctr --namespace modelops-demo || true; \
+	kubectl delete namespace modelops-demo --ignore-not-found --wait=false; \
+	$(HELM) uninstall modelops --namespace modelops-system --ignore-not-found --wait
 # --- end demo ----------------------------------------------------------------------------------
