@@ -102,6 +102,7 @@ demo-images: ## build and load the images unless the cluster's node already has 
 demo-clean: ## delete the demo's model and uninstall the operator (the cluster stays up)
 	@export KUBECONFIG="$$($(MAKE) -s --no-print-directory kubeconfig)"; \
 	$(PY) -m modelops_cli.main delete ctr --namespace modelops-demo || true; \
+	kubectl -n modelops-demo wait --for=delete modelversions,models --all --timeout=120s || true; \
 	kubectl delete namespace modelops-demo --ignore-not-found --wait=false; \
 	$(HELM) uninstall modelops --namespace modelops-system --ignore-not-found --wait
 # --- end demo ----------------------------------------------------------------------------------
