@@ -124,3 +124,24 @@ def test_a_child_we_do_not_own_is_reported_not_overwritten(cluster, namespace):
     wait_condition(cluster, namespace, "modelversions", "ctr-v1", "Ready", "False", "NotOwned", 30)
     kept = cluster.core.read_namespaced_service("ctr-v1-predictor", namespace)
     assert kept.spec.selector == {"app": "theirs"}
+
+
+def test_a_crash_looping_predictor(cluster, namespace, s3, s3_bucket, iris):
+    uri, sha = upload(s3, s3_bucket, "iris/v1", iris)
+    broken = {"env": [{"name": "MODELOPS_MAX_BATCH_SIZE", "value": "many"}]}
+    create(cluster, namespace, version_manifest("iris-v1", "iris", uri, sha, predictor=broken))
+    version = wait_condition(
+        cluster,
+        namespace,
+        "modelversions",
+        "iris-v1",
+        "Ready",
+        "False",
+        "CrashLoopBackOff",
+        FAIL_TIMEOUT,
+    )
+    ready = next(c for c in version["status"]["conditions"] if c["type"] == "Ready")
+    assert "container predictor" in ready["message"]
+    assert "last exit code 1" in ready["message"]
+    verified = next(c for c in version["status"]["conditions"] if c["type"] == "ArtifactVerified")
+    assert verified["status"] == "True"
