@@ -50,6 +50,8 @@ def models(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> ob
 
 @kopf.index(*MV)
 def versions(*, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> object:
+    if body.metadata.get("deletionTimestamp"):  # going away: never chosen to serve
+        return None
     ready = is_true(list(body.status.get("conditions") or []), READY)
     created = str(body.metadata.creation_timestamp)
     return {(namespace, str(body.spec.get("model"))): VersionSummary(name, created, ready)}
