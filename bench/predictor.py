@@ -57,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="first wait up to this long for both CPUs to be nearly idle, else stop",
     )
     parser.add_argument(
+        "--from-results",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: render a saved run's results.json (with --write-docs, into docs)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="also sample our server with py-spy at batch 1, concurrency 64",
@@ -88,7 +94,22 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": code_version(),
     }
+
+
+def code_version() -> str:
+    """The commit measured, and whether the runtime differs from it."""
+
+    def git(*argv: str) -> str:
+        out = subprocess.run(
+            ["git", "-C", str(servers.REPO), *argv], capture_output=True, text=True, check=False
+        )
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", "runtime", "cli")
+    return commit + (" with uncommitted runtime/cli changes" if changed else "")
 
 
 def raw_cost(workload: Workload, folder: Path, repeats: int) -> dict[str, float]:
@@ -259,8 +280,31 @@ def write_docs(text: str) -> None:
     DOCS.write_text(new)
 
 
+def publish(run: report.Run, write: bool) -> None:
+    text = report.markdown(run)
+    print()
+    print(text)
+    if write:
+        notes = NOTES.read_text() if NOTES.exists() else ""
+        write_docs(
+            f"{SECTION}\n\nMeasured by `make bench` ({run.method['mode']}); reproduce with "
+            f"`make bench BENCH_ARGS=--write-docs` (add `--profile` for the py-spy table, "
+            f"`--quick` for a smoke run).\n\n{notes}\n{text}"
+        )
+        print(f"wrote {DOCS.relative_to(servers.REPO)}")
+
+
+def load_run(path: Path) -> report.Run:
+    doc = json.loads(path.read_text())
+    doc["cells"] = [report.Cell(**cell) for cell in doc["cells"]]
+    return report.Run(**doc)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_results:
+        publish(load_run(args.from_results), args.write_docs)
+        return 0
     wanted_servers = set(args.servers.split(","))
     wanted_models = set(args.models.split(","))
     wrk = loadgen.ensure_wrk()
@@ -317,19 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     for workload in workloads:
         measure(run, args, wrk, workload, configs, folder)
 
-    text = report.markdown(run)
-    (folder / "report.md").write_text(text)
+    (folder / "report.md").write_text(report.markdown(run))
     (folder / "results.json").write_text(json.dumps(dataclasses.asdict(run), indent=2))
-    print()
-    print(text)
-    if args.write_docs:
-        notes = NOTES.read_text() if NOTES.exists() else ""
-        write_docs(
-            f"{SECTION}\n\nMeasured by `make bench` ({run.method['mode']}); reproduce with "
-            f"`make bench BENCH_ARGS=--write-docs` (add `--profile` for the py-spy table, "
-            f"`--quick` for a smoke run).\n\n{notes}\n{text}"
-        )
-        print(f"wrote {DOCS.relative_to(servers.REPO)}")
+    publish(run, args.write_docs)
     return 0
 
 

@@ -207,7 +207,8 @@ def markdown(run: Run) -> str:
         "",
         f"- Machine: {run.machine['cpu']}, {run.machine['cores']} cores, "
         f"{run.machine['memory']}, {run.machine['os']}; Python {run.machine['python']}.",
-        f"- Run: {run.machine['date']}, mode `{m['mode']}`.",
+        f"- Run: {run.machine['date']}, mode `{m['mode']}`, code at commit "
+        f"{run.machine.get('commit', 'unknown')}.",
         "- Server on CPU 0 (`taskset -c 0`, with `OMP_NUM_THREADS=1`), load generator on "
         f"CPU 1 ({m['loadgen']}: one thread, closed loop, keep-alive connections = "
         f"concurrency), loopback 127.0.0.1. Each cell: {m['warmup_s']:.0f} s warm-up, then "
