@@ -100,6 +100,8 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
     # Another session (a parallel `make test`) may have uninstalled it already.
     _run([helm, "uninstall", RELEASE, "--namespace", OPERATOR_NAMESPACE, "--wait",
           "--ignore-not-found"], cluster.kubeconfig)  # fmt: skip
+    _run(["kubectl", "delete", "namespace", OPERATOR_NAMESPACE, "--ignore-not-found",
+          "--wait=false"], cluster.kubeconfig)  # fmt: skip
 
 
 def _local_operator(cluster: Cluster, runtimes: dict[str, str]) -> Iterator[str]:
