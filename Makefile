@@ -104,5 +104,6 @@ demo-clean: ## delete the demo's model and uninstall the operator (the cluster s
 	$(PY) -m modelops_cli.main delete ctr --namespace modelops-demo || true; \
 	kubectl -n modelops-demo wait --for=delete modelversions,models --all --timeout=120s || true; \
 	kubectl delete namespace modelops-demo --ignore-not-found --wait=false; \
-	$(HELM) uninstall modelops --namespace modelops-system --ignore-not-found --wait
+	$(HELM) uninstall modelops --namespace modelops-system --ignore-not-found --wait; \
+	kubectl delete namespace modelops-system --ignore-not-found --wait=false
 # --- end demo ----------------------------------------------------------------------------------
