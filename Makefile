@@ -85,19 +85,11 @@ operator-run: install ## run the operator locally against the current kubeconfig
 # --- end issue 4 ------------------------------------------------------------------------------
 
 # --- the demo (issue 4) -----------------------------------------------------------------------
-.PHONY: demo-images demo-clean
+.PHONY: demo-clean
 demo: install ## start the cluster if needed, install the chart, train, deploy and predict (CLUSTER=kind too)
 	@if [ "$(CLUSTER)" = local ]; then $(MAKE) --no-print-directory cluster-up; fi
-	@$(MAKE) --no-print-directory demo-images
+	@$(MAKE) --no-print-directory images
 	$(PY) examples/ctr/demo.py
-
-demo-images: ## build and load the images unless the cluster's node already has them
-	@KUBECONFIG="$$($(MAKE) -s --no-print-directory kubeconfig)" kubectl get nodes \
-	  -o jsonpath='{.items[*].status.images[*].names}' | tr ' ' '\n' > /tmp/modelops-node-images; \
-	if grep -q 'modelops-runtime:dev' /tmp/modelops-node-images \
-	  && grep -q 'modelops-operator:dev' /tmp/modelops-node-images; \
-	then echo "images already on the node (make images rebuilds them)"; \
-	else $(MAKE) --no-print-directory images; fi
 
 demo-clean: ## delete the demo's model and uninstall the operator (the cluster stays up)
 	@export KUBECONFIG="$$($(MAKE) -s --no-print-directory kubeconfig)"; \
