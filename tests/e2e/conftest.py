@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,12 +229,25 @@ def s3_bucket(s3: S3, namespace: str) -> Iterator[str]:
 def runtime_image(cluster: Cluster) -> str:
     """The predictor image; it must already be on the node (no registry to pull from)."""
     image = os.environ.get("MODELOPS_RUNTIME_IMAGE", DEFAULT_RUNTIME_IMAGE)
+    require_image_on_node(cluster, image)
+    return image
+
+
+def require_image_on_node(cluster: Cluster, image: str) -> None:
+    """Wait for the node to list ``image``: the kubelet reports a newly loaded image on its
+    next status update (every ~10 s), so a cluster that just started may not list it yet."""
+    deadline = time.monotonic() + 60
+    while not _node_has_image(cluster, image):
+        if time.monotonic() > deadline:
+            _unavailable(f"image {image} is not on the cluster's node (run: make images)")
+        time.sleep(2)
+
+
+def _node_has_image(cluster: Cluster, image: str) -> bool:
     names = {
         name
         for node in cluster.core.list_node().items
         for node_image in node.status.images or []
         for name in node_image.names or []
     }
-    if not any(name == image or name.endswith("/" + image) for name in names):
-        _unavailable(f"image {image} is not on the cluster's node (run: make images)")
-    return image
+    return any(name == image or name.endswith("/" + image) for name in names)

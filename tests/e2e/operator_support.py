@@ -23,7 +23,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.conftest import REPO_ROOT, S3, Cluster, _unavailable
+from tests.e2e.conftest import REPO_ROOT, S3, Cluster, _unavailable, require_image_on_node
 from tests.e2e.kube import describe_namespace, wait_for
 from tests.models import Trained
 
@@ -53,16 +53,6 @@ def _run(cmd: list[str], kubeconfig: Path) -> str:
     return done.stdout
 
 
-def on_node(cluster: Cluster, image: str) -> bool:
-    names = {
-        n
-        for node in cluster.core.list_node().items
-        for i in node.status.images or []
-        for n in i.names or []
-    }
-    return any(n == image or n.endswith("/" + image) for n in names)
-
-
 @pytest.fixture(scope="session")
 def kube_env(cluster: Cluster) -> Iterator[None]:
     """Point the operator's API module (used by the CLI helpers) at the test cluster."""
@@ -85,8 +75,7 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
     if os.environ.get("MODELOPS_E2E_OPERATOR") == "local":
         yield from _local_operator(cluster, runtimes)
         return
-    if not on_node(cluster, OPERATOR_IMAGE):
-        _unavailable(f"image {OPERATOR_IMAGE} is not on the cluster's node (run: make images)")
+    require_image_on_node(cluster, OPERATOR_IMAGE)
     helm = _helm()
     values = {"operator": {"image": OPERATOR_IMAGE, "resyncSeconds": 1}, "runtimes": runtimes}
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
