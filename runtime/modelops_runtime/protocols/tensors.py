@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from modelops_runtime.errors import InvalidInput
+from modelops_runtime.protocols.http import jsonable
 
 DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -135,13 +136,11 @@ def _from_binary(name: str, datatype: str, raw: bytes, count: int) -> np.ndarray
 
 
 def encode_json(name: str, array: np.ndarray) -> dict[str, Any]:
-    datatype = datatype_of(array)
-    data = array.reshape(-1)
     return {
         "name": name,
-        "datatype": datatype,
+        "datatype": datatype_of(array),
         "shape": list(array.shape),
-        "data": data.tolist() if datatype in ("BYTES", "FP16") else data,
+        "data": jsonable(array.reshape(-1)),
     }
 
 

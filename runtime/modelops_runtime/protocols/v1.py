@@ -7,7 +7,14 @@ from typing import Any
 
 from modelops_runtime.dataplane import DataPlane
 from modelops_runtime.errors import InvalidInput
-from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
+from modelops_runtime.protocols.http import (
+    Call,
+    Endpoint,
+    Reply,
+    json_reply,
+    jsonable,
+    parse_json,
+)
 
 
 def endpoints(plane: DataPlane) -> list[Endpoint]:
@@ -28,7 +35,7 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         metrics.decode.observe(decoded - started)
         prediction = await plane.predict_rows(call.params["name"], rows, method)
         encode_started = time.perf_counter()
-        reply = json_reply({"predictions": _jsonable(prediction.outputs)})
+        reply = json_reply({"predictions": jsonable(prediction.outputs)})
         metrics.encode.observe(time.perf_counter() - encode_started)
         return reply
 
@@ -53,10 +60,3 @@ def _rows_and_method(body: Any) -> tuple[Any, Any]:
     if method is None and isinstance(parameters, dict):
         method = parameters.get("method")
     return rows, method
-
-
-def _jsonable(outputs: Any) -> Any:
-    # orjson writes contiguous numeric arrays natively; labels (objects) go through lists.
-    if outputs.dtype.kind in "biuf" and outputs.dtype.itemsize > 2 and outputs.flags.c_contiguous:
-        return outputs
-    return outputs.tolist()
