@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,18 +125,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def session_rss(session: int) -> int:
-    """Resident bytes of every process in a session (the server and anything it forked)."""
-    total = 0
+def _session_processes(session: int) -> Iterator[tuple[str, list[str]]]:
+    """(pid, /proc/PID/stat fields after the command name) of a session's live processes."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session:  # field 6 of stat: the session id
-                continue
-            with open(f"/proc/{entry.name}/statm") as statm:
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 12 and fields[3] == str(session):  # field 6 of stat: the session id
+            yield entry.name, fields
+
+
+def session_rss(session: int) -> int:
+    """Resident bytes of every process in a session (the server and anything it forked)."""
+    total = 0
+    for pid, _ in _session_processes(session):
+        try:
+            with open(f"/proc/{pid}/statm") as statm:
                 total += int(statm.read().split()[1]) * PAGE
         except (OSError, IndexError, ValueError):
             continue
@@ -145,17 +153,7 @@ def session_rss(session: int) -> int:
 
 def session_cpu_seconds(session: int) -> float:
     """CPU time (user + system, all threads) used so far by a session's live processes."""
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) == session:
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            continue
+    ticks = sum(int(f[11]) + int(f[12]) for _, f in _session_processes(session))  # utime, stime
     return ticks / CLOCK_TICKS
 
 

@@ -49,23 +49,15 @@ def train_xgboost(folder: Path) -> Workload:
     x, y = make_classification(n_samples=12_000, n_features=40, n_informative=24, random_state=SEED)
     model = XGBClassifier(n_estimators=200, max_depth=6, learning_rate=0.1, random_state=SEED)
     model.fit(x[:10_000], y[:10_000])
-    folder.mkdir(parents=True, exist_ok=True)
-    ours = folder / "model.joblib"
-    joblib.dump(model, ours)
     # mlserver-xgboost 1.7.1 would load a Booster .json into an XGBRegressor first, which
     # xgboost 3.x accepts: it then answers probabilities, not labels. Its sklearn runtime
     # serves the same XGBClassifier from joblib and answers what model.predict does.
-    mlserver_dir = folder / "mlserver"
-    mlserver_dir.mkdir(exist_ok=True)
-    mlserver_file = mlserver_dir / "model.joblib"
-    joblib.dump(model, mlserver_file)
-    return Workload(
+    return _saved(
+        model,
+        folder,
         name="xgb",
         description="XGBClassifier, 200 trees, depth 6, 40 features",
-        ours_artifact=ours,
         ours_format="joblib (XGBClassifier)",
-        mlserver_artifact=mlserver_file,
-        mlserver_implementation="mlserver_sklearn.SKLearnModel",
         rows=_rows(x[10_000:]),
     )
 
@@ -82,6 +74,21 @@ def train_pipeline(folder: Path) -> Workload:
     )
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1_000))
     model.fit(x[:5_000], y[:5_000])
+    return _saved(
+        model,
+        folder,
+        name="pipeline",
+        description="Pipeline(StandardScaler, LogisticRegression), 20 features, 3 classes",
+        ours_format="joblib (Pipeline)",
+        rows=_rows(x[5_000:]),
+    )
+
+
+def _saved(
+    model: object, folder: Path, name: str, description: str, ours_format: str, rows: np.ndarray
+) -> Workload:
+    """Save the fitted model for both servers: ours and MLServer's sklearn runtime read the
+    same joblib file, each from its own folder."""
     folder.mkdir(parents=True, exist_ok=True)
     ours = folder / "model.joblib"
     joblib.dump(model, ours)
@@ -90,13 +97,13 @@ def train_pipeline(folder: Path) -> Workload:
     mlserver_file = mlserver_dir / "model.joblib"
     joblib.dump(model, mlserver_file)
     return Workload(
-        name="pipeline",
-        description="Pipeline(StandardScaler, LogisticRegression), 20 features, 3 classes",
+        name=name,
+        description=description,
         ours_artifact=ours,
-        ours_format="joblib (Pipeline)",
+        ours_format=ours_format,
         mlserver_artifact=mlserver_file,
         mlserver_implementation="mlserver_sklearn.SKLearnModel",
-        rows=_rows(x[5_000:]),
+        rows=rows,
     )
 
 
