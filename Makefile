@@ -29,8 +29,8 @@ install: $(VENV)/.installed $(FAKE_GCS) ## create .venv with everything the test
 
 lint: install lint-python ## ruff, mypy --strict, import contracts (and generated-file drift)
 
-PY_DIRS := $(wildcard runtime operator cli tests bench examples)
-PY_PACKAGES := $(wildcard runtime/modelops_runtime operator/modelops_operator cli/modelops_cli)
+PY_DIRS := $(wildcard contracts runtime operator cli tests bench examples)
+PY_PACKAGES := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli)
 
 lint-python:
 	$(VENV)/bin/ruff check $(PY_DIRS)
