@@ -10,6 +10,9 @@ import pytest
 
 from tests import models
 
+# The operator's end-to-end fixtures (its install, the storage Secret), for tests/e2e.
+pytest_plugins = ["tests.e2e.operator_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

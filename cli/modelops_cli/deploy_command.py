@@ -142,23 +142,30 @@ def serving_message(model: dict[str, Any], name: str) -> str:
 
 def wait_ready(namespace: str, name: str, timeout: float) -> dict[str, Any]:
     """Print each change of the version's conditions until Ready is True; a False Ready
-    (a failure with its reason) or the timeout is a CommandError."""
+    (a failure with its reason) or the timeout is a CommandError. A version with
+    ``minReplicas: 0`` is Ready once one pod has verified and served it."""
     deadline = time.monotonic() + timeout
     seen: set[tuple[str, str, str]] = set()
     while True:
-        version = resources.get_version(namespace, name)
-        for cond in (version or {}).get("status", {}).get("conditions") or []:
+        version = resources.get_version(namespace, name) or {}
+        for cond in version.get("status", {}).get("conditions") or []:
             key = (cond.get("type", ""), cond.get("status", ""), cond.get("reason", ""))
             if key not in seen:
                 seen.add(key)
                 print(f"  {key[0]}={key[1]} {key[2]}: {cond.get('message', '')}")
-        ready = resources.condition(version or {}, "Ready")
+        ready = resources.condition(version, "Ready")
         if ready.get("status") == "True":
-            return version or {}
-        if ready.get("status") == "False" and ready.get("reason") != "ScaledToZero":
+            return version
+        if ready.get("status") == "False":
             raise CommandError(f"{name} failed: {ready.get('reason')}: {ready.get('message')}")
         if time.monotonic() > deadline:
+            last = (
+                f"Ready={ready.get('status')} {ready.get('reason')}: {ready.get('message')}"
+                if ready
+                else "no status yet (is the operator running?)"
+            )
             raise CommandError(
-                f"{name} not Ready after {timeout:.0f}s (kubectl describe mv {name} -n {namespace})"
+                f"waited {timeout:.0f}s for ModelVersion {name} to be Ready; last seen: {last} "
+                f"(kubectl describe mv {name} -n {namespace})"
             )
         time.sleep(1)

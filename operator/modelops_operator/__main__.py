@@ -28,6 +28,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     # kopf keeps a finalizer on objects with timers, to stop them before deletion.
     settings.persistence.finalizer = "modelops.dev/finalizer"
+    # Our Events are posted by the reconcilers; kopf's own only when a handler fails.
     settings.posting.reporting_component = "modelops"
     settings.posting.level = logging.WARNING
 
@@ -35,7 +36,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def main() -> None:
     debug = os.environ.get("MODELOPS_DEBUG") == "1"
     kopf.configure(verbose=debug)
-    if not debug:  # "Timer succeeded" for every object every resync: Events tell the story
+    if not debug:  # "Handler succeeded" for every object and event: Events tell the story
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     asyncio.run(
         kopf.operator(

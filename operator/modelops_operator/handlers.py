@@ -1,13 +1,17 @@
-"""kopf registrations: indexes of what exists, and one reconcile path per resource.
+"""kopf registrations: indexes of what exists, and one reconcile entry per resource.
 
-create, update and resume share the handler; a timer re-runs it for drift (a deleted or
-edited child comes back) and for status (pods becoming ready or failing). Children are
-looked up in in-memory indexes fed by watches, so a steady state costs no API calls.
+A reconcile runs when its object changes (create, update, resume), when one of its
+children changes (their watch events: a pod became ready, a Deployment was deleted or
+edited), and on a slow safety resync. Each reads what it needs from the in-memory
+indexes fed by the watches, so a steady state costs no API call and no write.
+Every handler acts only in the namespaces this install serves (``Settings.serves``);
+the indexes hold everything, so a namespace that becomes ours (created just before its
+objects, or labelled later) is reconciled from them at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -15,82 +19,202 @@ import kopf
 from modelops_operator import names
 from modelops_operator.api import GROUP, MODEL, MODEL_VERSION, VERSION
 from modelops_operator.conditions import READY, is_true
-from modelops_operator.reconcile import Outcome, reconcile_model, reconcile_version
-from modelops_operator.serving import VersionSummary
+from modelops_operator.model.reconcile import reconcile_model
+from modelops_operator.model.status import VersionSummary
+from modelops_operator.modelversion.reconcile import reconcile_version
 from modelops_operator.settings import Settings
+from modelops_operator.sync import Key, deliver, first, retried, serialized
 
 SETTINGS = Settings.from_env()
-MANAGED = {names.MANAGED_BY: names.MANAGER}
-MV = (GROUP, VERSION, MODEL_VERSION.plural)
-MDL = (GROUP, VERSION, MODEL.plural)
+MODEL_VERSIONS = (GROUP, VERSION, MODEL_VERSION.plural)
+MODELS = (GROUP, VERSION, MODEL.plural)
+MANAGED: dict[str, Any] = {names.MANAGED_BY: names.MANAGER}
+OF_A_VERSION = {**MANAGED, names.VERSION_LABEL: kopf.PRESENT}
+OF_A_MODEL = {**MANAGED, names.MODEL_LABEL: kopf.PRESENT, names.VERSION_LABEL: kopf.ABSENT}
+
+Bodies = kopf.Index[Key, dict[str, Any]]
 
 
-def _children(kind: str) -> Callable[..., object]:
-    def index(*, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> object:
-        return {(namespace, kind, name): dict(body)}
-
-    return index
+# --- which namespaces this install serves --------------------------------------------
 
 
-deployments = kopf.index("apps", "v1", "deployments", id="deployments", labels=MANAGED)(
-    _children("Deployment")
-)
-services = kopf.index("v1", "services", id="services", labels=MANAGED)(_children("Service"))
+@kopf.index("v1", "namespaces")
+def namespace_instances(*, name: str, labels: kopf.Labels, **_: Any) -> object:
+    return {name: labels.get(names.INSTANCE_LABEL, "")}
 
 
-@kopf.index("v1", "pods", labels={**MANAGED, names.COMPONENT: names.PREDICTOR})
-def pods(*, namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> object:
-    return {(namespace, labels.get(names.VERSION_LABEL, "")): {"status": dict(body.status)}}
+def ours(*, namespace: str | None, namespace_instances: kopf.Index[str, str], **_: Any) -> bool:
+    label = first(namespace_instances, namespace or "")
+    return label is not None and SETTINGS.serves(label)
 
 
-@kopf.index(*MDL)
-def models(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> object:
-    return {(namespace, name): {"spec": dict(spec)}}
+# --- indexes: the last known state of everything a reconcile reads --------------------
+# (unfiltered: a namespace's label may arrive after its objects, see namespace_changed)
 
 
-@kopf.index(*MV)
-def versions(*, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> object:
+def _body(body: kopf.Body) -> dict[str, Any]:
+    return {k: body.get(k) for k in ("apiVersion", "kind", "metadata", "spec", "status")}
+
+
+@kopf.index(*MODEL_VERSIONS)
+def model_versions(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, name): _body(body)}
+
+
+@kopf.index(*MODEL_VERSIONS)
+def versions_of_models(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
     if body.metadata.get("deletionTimestamp"):  # going away: never chosen to serve
         return None
     ready = is_true(list(body.status.get("conditions") or []), READY)
-    created = str(body.metadata.creation_timestamp)
-    return {(namespace, str(body.spec.get("model"))): VersionSummary(name, created, ready)}
+    summary = VersionSummary(name, str(body.metadata.creation_timestamp), ready)
+    return {(namespace, str(body.spec.get("model"))): summary}
 
 
-def _one(indexes: dict[str, Any], index: str, key: Any) -> Any:
-    """The single value under ``key`` in the index named ``index`` (kopf passes indexes
-    to handlers as keyword arguments named after the index functions)."""
-    return next(iter(indexes[index].get(key, [])), None)
+@kopf.index(*MODELS)
+def models(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, name): _body(body)}
 
 
-def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
-    patch.status.update(outcome.status)
-    for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
+@kopf.index("apps", "v1", "deployments", labels=MANAGED)
+def deployments(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, name): dict(body)}
 
 
-@kopf.on.resume(*MV)
-@kopf.on.create(*MV)
-@kopf.on.update(*MV)
-@kopf.timer(*MV, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
-def version(
-    *, body: kopf.Body, name: str, namespace: str | None, patch: kopf.Patch, **kw: Any
-) -> None:
+@kopf.index("v1", "services", labels=MANAGED)
+def services(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, name): dict(body)}
+
+
+@kopf.index("v1", "pods", labels={**OF_A_VERSION, names.COMPONENT: names.PREDICTOR})
+def predictor_pods(*, namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, labels[names.VERSION_LABEL]): {"status": dict(body.status)}}
+
+
+# --- ModelVersion ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionIndexes:
+    """What a ModelVersion's reconcile reads: itself, its Model, its children."""
+
+    model_versions: Bodies
+    models: Bodies
+    deployments: Bodies
+    services: Bodies
+    predictor_pods: Bodies
+
+
+def sync_version(namespace: str, name: str, known: VersionIndexes) -> None:
+    body = first(known.model_versions, (namespace, name))
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
     child = names.predictor(name)
-    kinds = (("Deployment", "deployments"), ("Service", "services"))
-    live = {kind: _one(kw, index, (namespace, kind, child)) for kind, index in kinds}
-    model = _one(kw, "models", (namespace, body.spec.get("model")))
-    pods = list(kw["pods"].get((namespace, name), []))
-    _apply(reconcile_version(body, live, pods, model, SETTINGS), body, patch)
+    live = {
+        "Deployment": first(known.deployments, (namespace, child)),
+        "Service": first(known.services, (namespace, child)),
+    }
+    model = first(known.models, (namespace, str(body["spec"].get("model"))))
+    pods = list(known.predictor_pods.get((namespace, name), []))
+    with serialized((MODEL_VERSION.kind, namespace, name)):
+        deliver(body, reconcile_version(body, live, pods, model, SETTINGS))
 
 
-@kopf.on.resume(*MDL)
-@kopf.on.create(*MDL)
-@kopf.on.update(*MDL)
-@kopf.timer(*MDL, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
+@kopf.on.resume(*MODEL_VERSIONS, when=ours)
+@kopf.on.create(*MODEL_VERSIONS, when=ours)
+@kopf.on.update(*MODEL_VERSIONS, when=ours)
+@kopf.timer(*MODEL_VERSIONS, interval=SETTINGS.resync_seconds, when=ours)
+def model_version(
+    *, namespace: str, name: str, model_versions: Bodies, models: Bodies,
+    deployments: Bodies, services: Bodies, predictor_pods: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = VersionIndexes(model_versions, models, deployments, services, predictor_pods)
+    retried(lambda: sync_version(namespace, name, known))
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OF_A_VERSION, when=ours)
+@kopf.on.event("v1", "services", labels=OF_A_VERSION, when=ours)
+@kopf.on.event("v1", "pods", labels=OF_A_VERSION, when=ours)
+def predictor_changed(
+    *, namespace: str, labels: kopf.Labels, model_versions: Bodies, models: Bodies,
+    deployments: Bodies, services: Bodies, predictor_pods: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = VersionIndexes(model_versions, models, deployments, services, predictor_pods)
+    version = labels[names.VERSION_LABEL]
+    retried(lambda: sync_version(namespace, version, known), in_place=True)
+
+
+# --- Model ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelIndexes:
+    """What a Model's reconcile reads: itself, its versions, its Service."""
+
+    models: Bodies
+    versions_of_models: kopf.Index[Key, VersionSummary]
+    services: Bodies
+
+
+def sync_model(namespace: str, name: str, known: ModelIndexes) -> None:
+    body = first(known.models, (namespace, name))
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    versions = list(known.versions_of_models.get((namespace, name), []))
+    service = first(known.services, (namespace, names.model_service(name)))
+    with serialized((MODEL.kind, namespace, name)):
+        deliver(body, reconcile_model(body, versions, service, SETTINGS))
+
+
+@kopf.on.resume(*MODELS, when=ours)
+@kopf.on.create(*MODELS, when=ours)
+@kopf.on.update(*MODELS, when=ours)
+@kopf.timer(*MODELS, interval=SETTINGS.resync_seconds, when=ours)
 def model(
-    *, body: kopf.Body, name: str, namespace: str | None, patch: kopf.Patch, **kw: Any
-) -> None:
-    service = _one(kw, "services", (namespace, "Service", names.model_service(name)))
-    versions = list(kw["versions"].get((namespace, name), []))
-    _apply(reconcile_model(body, versions, service, SETTINGS), body, patch)
+    *, namespace: str, name: str, models: Bodies,
+    versions_of_models: kopf.Index[Key, VersionSummary], services: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = ModelIndexes(models, versions_of_models, services)
+    retried(lambda: sync_model(namespace, name, known))
+
+
+@kopf.on.event(*MODEL_VERSIONS, when=ours)
+def version_changed(
+    *, namespace: str, spec: kopf.Spec, models: Bodies,
+    versions_of_models: kopf.Index[Key, VersionSummary], services: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = ModelIndexes(models, versions_of_models, services)
+    model_name = str(spec.get("model"))
+    retried(lambda: sync_model(namespace, model_name, known), in_place=True)
+
+
+@kopf.on.event("v1", "services", labels=OF_A_MODEL, when=ours)
+def model_service_changed(
+    *, namespace: str, labels: kopf.Labels, models: Bodies,
+    versions_of_models: kopf.Index[Key, VersionSummary], services: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = ModelIndexes(models, versions_of_models, services)
+    model_name = labels[names.MODEL_LABEL]
+    retried(lambda: sync_model(namespace, model_name, known), in_place=True)
+
+
+# --- a namespace that becomes ours -----------------------------------------------------
+
+
+@kopf.on.event("v1", "namespaces")
+def namespace_changed(
+    *, type: str | None, name: str, labels: kopf.Labels, model_versions: Bodies, models: Bodies,
+    deployments: Bodies, services: Bodies, predictor_pods: Bodies,
+    versions_of_models: kopf.Index[Key, VersionSummary], **_: Any,
+) -> None:  # fmt: skip
+    """A namespace created or relabelled: its objects may have arrived before it did, when
+    ``ours`` could not yet tell whose they are. (The first listing is left to resume.)"""
+    if type not in ("ADDED", "MODIFIED") or not SETTINGS.serves(
+        labels.get(names.INSTANCE_LABEL, "")
+    ):
+        return
+    versions = VersionIndexes(model_versions, models, deployments, services, predictor_pods)
+    for namespace, version in [key for key in model_versions if key[0] == name]:
+        retried(lambda: sync_version(namespace, version, versions), in_place=True)  # noqa: B023
+    known = ModelIndexes(models, versions_of_models, services)
+    for namespace, model_name in [key for key in models if key[0] == name]:
+        retried(lambda: sync_model(namespace, model_name, known), in_place=True)  # noqa: B023

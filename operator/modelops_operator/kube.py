@@ -1,7 +1,11 @@
 """The only module that talks to the Kubernetes API.
 
-``ensure`` is the one reconcile step for every child: get → create if missing → report
-``NotOwned`` if another owner has it → merge-patch the fields we own if they differ.
+Children are written with server-side apply under the operator's field manager, so a
+field we stop wanting is removed by the API server, and a field someone else set is
+left to them. ``apply`` writes only when the desired manifest changed or someone edited
+a field we set (see ``diff``). Errors are split in two: ``Refused`` is the API server's
+answer about the object itself (invalid, forbidden, over quota: a user must act), every
+other failure is ``Transient`` (retried, never shown as the object's fault).
 """
 
 from __future__ import annotations
@@ -10,18 +14,25 @@ import json
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 from modelops_operator.api import API_VERSION, MODEL, MODEL_VERSION
-from modelops_operator.diff import covers, owned_by
+from modelops_operator.diff import covers, digest, owned_by
 
 Action = Literal["created", "updated", "unchanged"]
+FIELD_MANAGER = "modelops"
+APPLIED = "modelops.dev/applied"
+"""Annotation on each child: the digest of the manifest last applied."""
 TIMEOUT = (5, 30)
+# The API server's verdict on the request itself: retrying the same write will not help.
+_REFUSALS = {400, 403, 404, 410, 413, 422}
 
 _PLURALS = {
     ("v1", "Service"): "services",
     ("v1", "Pod"): "pods",
+    ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
     (API_VERSION, MODEL.kind): MODEL.plural,
     (API_VERSION, MODEL_VERSION.kind): MODEL_VERSION.plural,
@@ -29,9 +40,16 @@ _PLURALS = {
 
 
 class KubeError(Exception):
+    """An API request failed; ``status`` is its HTTP status (0: no answer)."""
+
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
+        super().__init__(f"{status}: {message}" if status else message)
         self.status = status
+        self.message = message
+
+    @property
+    def transient(self) -> bool:
+        return self.status not in _REFUSALS
 
 
 class NotOwned(Exception):
@@ -85,6 +103,7 @@ def request(
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     api = _client()
     serialized = api.param_serialize(
@@ -97,6 +116,8 @@ def request(
         response.read()
     except ApiException as err:
         raise KubeError(int(err.status or 0), _message(err.body)) from err
+    except (HTTPError, OSError) as err:
+        raise KubeError(0, f"no answer from the API server: {err}") from err
     if response.status >= 400:
         raise KubeError(int(response.status), _message(response.data))
     return dict(json.loads(response.data or b"{}"))
@@ -105,7 +126,7 @@ def request(
 def _message(body: Any) -> str:
     try:
         return str(json.loads(body).get("message", body))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         return str(body)
 
 
@@ -118,36 +139,41 @@ def get(ref: Ref) -> dict[str, Any] | None:
         raise
 
 
-def list_objects(ref: Ref, labels: dict[str, str]) -> list[dict[str, Any]]:
-    selector = ",".join(f"{k}={v}" for k, v in labels.items())
-    found = request("GET", ref.path(), query={"labelSelector": selector})
-    return list(found.get("items") or [])
-
-
-def ensure(
-    desired: dict[str, Any], live: dict[str, Any] | None = None
-) -> tuple[Action, dict[str, Any]]:
-    """Make the child match ``desired``; ``live`` is its last known state, if any."""
+def apply(desired: dict[str, Any], live: dict[str, Any] | None) -> tuple[Action, dict[str, Any]]:
+    """Make a child match ``desired`` (server-side apply, our field manager). ``live`` is
+    its last known state from a watch; None means it was not seen, so it is read first:
+    a child of that name that we do not own is ``NotOwned``, never overwritten."""
     ref = Ref.of(desired)
     if live is None:
         live = get(ref)
-    if live is None:
-        try:
-            return "created", request(
-                "POST", Ref(ref.api_version, ref.kind, ref.namespace).path(), desired
-            )
-        except KubeError as err:
-            if err.status != 409:
-                raise
-            live = get(ref) or {}
     uid = desired["metadata"]["ownerReferences"][0]["uid"]
-    if not owned_by(live, uid):
+    if live is not None and not owned_by(live, uid):
         raise NotOwned(
             f"{ref.kind} {ref.name} exists and is not owned by this object; delete or rename it"
         )
-    if covers(live, desired):
+    stamped = _stamped(desired)
+    if live is not None and _annotation(live) == _annotation(stamped) and covers(live, desired):
         return "unchanged", live
-    return "updated", request("PATCH", ref.path(), desired, "application/merge-patch+json")
+    result = request(
+        "PATCH", ref.path(), stamped, "application/apply-patch+yaml",
+        {"fieldManager": FIELD_MANAGER, "force": "true"},
+    )  # fmt: skip
+    return ("created" if live is None else "updated"), result
+
+
+def _stamped(desired: dict[str, Any]) -> dict[str, Any]:
+    meta = desired["metadata"]
+    annotations = {**(meta.get("annotations") or {}), APPLIED: digest(desired)}
+    return {**desired, "metadata": {**meta, "annotations": annotations}}
+
+
+def _annotation(obj: dict[str, Any]) -> str | None:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(APPLIED)
+
+
+def patch_status(ref: Ref, status: dict[str, Any]) -> None:
+    """Merge ``status`` into the object's status subresource (a None value removes a field)."""
+    request("PATCH", ref.path() + "/status", {"status": status}, "application/merge-patch+json")
 
 
 def delete(ref: Ref) -> bool:
@@ -158,3 +184,32 @@ def delete(ref: Ref) -> bool:
             return False
         raise
     return True
+
+
+def post_event(
+    involved: dict[str, Any], type_: str, reason: str, message: str, component: str
+) -> None:
+    """A core/v1 Event about ``involved`` (a body with apiVersion, kind and metadata)."""
+    meta = involved["metadata"]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": involved["apiVersion"],
+            "kind": involved["kind"],
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        },
+        "type": type_,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": component},
+        "reportingComponent": component,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    request("POST", Ref("v1", "Event", meta["namespace"]).path(), event)

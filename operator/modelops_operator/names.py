@@ -39,3 +39,7 @@ def child_labels(model: str, version: str | None = None) -> dict[str, str]:
 
 def predict_url(service: str, namespace: str, model: str, domain: str) -> str:
     return f"http://{service}.{namespace}.svc.{domain}/v1/models/{model}:predict"
+
+
+INSTANCE_LABEL = f"{GROUP}/instance"
+"""On a namespace: the name of the modelops install that serves it (unset: the default)."""

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+DEFAULT_INSTANCE = "default"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -23,10 +25,16 @@ class Settings:
     endpoint and credentials. Optional in the pod: a missing Secret means no credentials."""
     image_pull_policy: str = "IfNotPresent"
     cluster_domain: str = "cluster.local"
-    resync_seconds: float = 5.0
-    """How often each object's children and status are checked for drift."""
+    resync_seconds: float = 600.0
+    """A safety net only: status follows the children's watch events, and this resync
+    catches what a lost watch event would leave behind (as controller-runtime's periodic
+    resync does)."""
     liveness_port: int = 8081
-    peering: str = "modelops"
+    instance: str = DEFAULT_INSTANCE
+    """Which namespaces this install serves: those labelled ``modelops.dev/instance`` with
+    this name, and, for the default instance, those without the label."""
+    peering: str = f"modelops-{DEFAULT_INSTANCE}"
+    """kopf peering object shared by the replicas of one install ("" runs standalone)."""
     watch_server_timeout: int = 300
     watch_client_timeout: int = 330
 
@@ -46,6 +54,7 @@ class Settings:
             raise ValueError(
                 f"MODELOPS_DEFAULT_RUNTIME {default_runtime!r} is not in MODELOPS_RUNTIMES"
             )
+        instance = env.get("MODELOPS_INSTANCE") or DEFAULT_INSTANCE
         namespaces = tuple(
             n.strip() for n in env.get("MODELOPS_WATCH_NAMESPACES", "").split(",") if n.strip()
         )
@@ -58,7 +67,8 @@ class Settings:
             cluster_domain=env.get("MODELOPS_CLUSTER_DOMAIN", defaults.cluster_domain),
             resync_seconds=float(env.get("MODELOPS_RESYNC_SECONDS", defaults.resync_seconds)),
             liveness_port=int(env.get("MODELOPS_LIVENESS_PORT", defaults.liveness_port)),
-            peering=env.get("MODELOPS_PEERING", defaults.peering),
+            instance=instance,
+            peering=env.get("MODELOPS_PEERING", f"modelops-{instance}"),
             watch_server_timeout=int(
                 env.get("MODELOPS_WATCH_SERVER_TIMEOUT", defaults.watch_server_timeout)
             ),
@@ -66,3 +76,9 @@ class Settings:
                 env.get("MODELOPS_WATCH_CLIENT_TIMEOUT", defaults.watch_client_timeout)
             ),
         )
+
+    def serves(self, namespace_instance: str | None) -> bool:
+        """Does this install act in a namespace labelled with ``namespace_instance``?"""
+        if namespace_instance:
+            return namespace_instance == self.instance
+        return self.instance == DEFAULT_INSTANCE

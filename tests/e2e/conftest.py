@@ -3,7 +3,8 @@
 - ``cluster``: the running test cluster, for the whole session. Its kubeconfig comes from
   ``MODELOPS_KUBECONFIG`` or ``make -s kubeconfig``. Any context other than the test
   cluster's is refused, so a test can never touch a cluster it does not own.
-- ``namespace``: a fresh namespace per test, deleted afterwards.
+- ``namespace``: a fresh namespace per test, labelled for the tests' operator install
+  (``modelops.dev/instance=e2e``), deleted afterwards.
 - ``s3`` / ``s3_bucket``: the cluster's S3 server (MinIO) and a bucket per test.
 - ``runtime_image``: the predictor image, loaded into the cluster by ``make images``.
 
@@ -36,6 +37,10 @@ CLUSTER_SH = REPO_ROOT / "tests" / "cluster" / "cluster.sh"
 LOCAL_CONTEXT = "modelops-local"
 LOCAL_SERVER = "https://10.250.0.1:6443"
 DEFAULT_RUNTIME_IMAGE = "localhost/modelops-runtime:dev"
+INSTANCE_LABEL = "modelops.dev/instance"
+E2E_INSTANCE = "e2e"
+"""The tests' operator serves only namespaces labelled for it, so another install on the
+same cluster (say, the demo's) never acts on a test's objects."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -136,7 +141,9 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     core = cluster.core
     core.create_namespace(
         client.V1Namespace(
-            metadata=client.V1ObjectMeta(name=name, labels={"modelops.dev/e2e": "true"})
+            metadata=client.V1ObjectMeta(
+                name=name, labels={"modelops.dev/e2e": "true", INSTANCE_LABEL: E2E_INSTANCE}
+            )
         )
     )
 

@@ -7,13 +7,13 @@ import subprocess
 import pytest
 
 from tests.e2e.conftest import REPO_ROOT
-from tests.e2e.operator_support import _helm
+from tests.e2e.operator_fixtures import helm_binary
 
 
 @pytest.mark.parametrize("extra", [[], ["--set", "watchNamespaces={team-a,team-b}"]])
 def test_rendered_chart_passes_server_side_validation(cluster, extra):
     rendered = subprocess.run(
-        [_helm(), "template", "modelops", str(REPO_ROOT / "charts" / "modelops"),
+        [helm_binary(), "template", "modelops", str(REPO_ROOT / "charts" / "modelops"),
          "--namespace", "default", "--kube-version", "1.33.0", *extra],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip

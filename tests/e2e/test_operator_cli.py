@@ -10,7 +10,7 @@ import sys
 import pytest
 
 # The session's operator and each test's storage Secret (fixtures shared by these modules).
-from tests.e2e.operator_support import get, kube_env, operator, storage_secret, wait_condition  # noqa: F401
+from tests.e2e.operator_support import get, wait_condition
 
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
 

@@ -6,14 +6,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import Cluster
-
-# The session's operator and each test's storage Secret (fixtures shared by these modules).
-from tests.e2e.operator_support import (  # noqa: F401
+from tests.e2e.operator_support import (
     create,
-    kube_env,
     model_manifest,
-    operator,
-    storage_secret,
     upload,
     version_manifest,
     wait_condition,

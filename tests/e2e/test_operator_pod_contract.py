@@ -24,15 +24,15 @@ import pytest
 from modelops_operator.api.common import Predictor
 from modelops_operator.api.modelversion import ModelVersionSpec
 from modelops_operator.api.schema import parse
-from modelops_operator.builders.meta import Owner
-from modelops_operator.builders.predictor import (
+from modelops_operator.meta import Owner
+from modelops_operator.modelversion.builders import (
     CACHE_DIR,
     MODEL_DIR,
     TERMINATION_LOG,
     PredictorInputs,
     deployment,
 )
-from modelops_operator.status import Observed, version_status
+from modelops_operator.modelversion.status import Observed, version_status
 from tests.e2e.conftest import S3
 from tests.e2e.operator_support import upload
 
@@ -46,7 +46,7 @@ def containers(uri: str, sha256: str = "", fmt: str = "", **spec: Any) -> dict[s
     }
     parsed = parse(ModelVersionSpec, {"model": "iris", "artifact": artifact, **spec})
     owner = Owner("ModelVersion", "iris-v1", "ns", "uid")
-    pod = deployment(PredictorInputs(owner, parsed, Predictor(), "image"))["spec"]["template"][
+    pod = deployment(PredictorInputs(owner, parsed, Predictor(), "image", 1))["spec"]["template"][
         "spec"
     ]
     return {c["name"]: c for c in pod["initContainers"] + pod["containers"]}
@@ -61,7 +61,9 @@ def localize(args: list[str], root: Path) -> list[str]:
 def run_step(container: dict[str, Any], root: Path, s3: S3, **popen: Any) -> Any:
     env = {**os.environ, **s3.env, **{e["name"]: e["value"] for e in container["env"]}}
     env["MODELOPS_CACHE_DIR"] = env["MODELOPS_CACHE_DIR"].replace(CACHE_DIR, str(root / "cache"))
-    command = [sys.executable, "-m", "modelops_cli.main", *localize(container["args"], root)]
+    python, *module = container["command"]  # python -m modelops_runtime, as in the pod
+    assert python == "python"
+    command = [sys.executable, *module, *localize(container["args"], root)]
     if popen:
         return subprocess.Popen(command, env=env, **popen)
     return subprocess.run(

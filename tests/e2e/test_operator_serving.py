@@ -9,16 +9,11 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import S3, Cluster
 from tests.e2e.kube import wait_for
-
-# The session's operator and each test's storage Secret (fixtures shared by these modules).
-from tests.e2e.operator_support import (  # noqa: F401
+from tests.e2e.operator_support import (
     create,
     get,
-    kube_env,
     model_manifest,
-    operator,
     predict,
-    storage_secret,
     upload,
     version_manifest,
     wait_condition,
@@ -50,7 +45,8 @@ def test_predictions_equal_local_predict(cluster, namespace, s3, s3_bucket, iris
         assert version["status"]["metrics"] == {"score": 1.0}
         assert version["status"]["frameworkVersions"]["sklearn"]
         assert {c["type"]: c["status"] for c in version["status"]["conditions"]} == {
-            "ArtifactVerified": "True", "RuntimeCompatible": "True", "Ready": "True",
+            "ArtifactVerified": "True", "RuntimeCompatible": "True",
+            "ResourcesAvailable": "True", "Ready": "True", "Active": "True",
         }  # fmt: skip
         served = wait_condition(cluster, namespace, "models", model, "Ready", "True")
         assert served["status"]["servingVersion"] == f"{model}-v1"

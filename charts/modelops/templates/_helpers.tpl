@@ -2,6 +2,7 @@
 
 {{- define "modelops.labels" -}}
 app.kubernetes.io/name: {{ include "modelops.name" . }}
+modelops.dev/instance: {{ .Values.instance }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -17,17 +18,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "modelops.namespacedRules" -}}
 - apiGroups: [modelops.dev]
   resources: [models, modelversions]
-  # patch: kopf keeps its progress in annotations; delete: retention (keepLast).
+  # patch: kopf's finalizer and progress annotations; delete: retention (keepLast).
   verbs: [get, list, watch, patch, delete]
 - apiGroups: [modelops.dev]
   resources: [models/status, modelversions/status]
   verbs: [get, patch]
+# Children are written with server-side apply (patch), which also creates them.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
@@ -35,3 +37,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+
+{{/* The kopf peering object shared by the replicas of this install. */}}
+{{- define "modelops.peering" -}}modelops-{{ .Values.instance }}{{- end -}}

@@ -95,3 +95,7 @@ class Condition:
     message: str = prop("What happened and what to do, for people.", default="")
     last_transition_time: str = prop("When status last changed (RFC 3339).", default="")
     observed_generation: int = prop("The spec generation this condition judged.", default=0)
+    severity: Literal["", "Warning", "Info"] = prop(
+        "Empty for a condition that decides Ready; Warning or Info for one that only informs.",
+        default="",
+    )

@@ -42,8 +42,10 @@ COLUMNS = {
     MODEL_VERSION.kind: [
         _column("Model", ".spec.model"),
         _column("Phase", ".status.phase"),
-        _column("Ready", ".status.readyReplicas", "integer"),
-        _column("URL", ".status.url"),
+        _column("Ready", f"{READY}.status"),
+        _column("Replicas", ".status.readyReplicas", "integer"),
+        _column("Desired", ".status.desiredReplicas", "integer"),
+        _column("URL", ".status.url", priority=1),
         _column("Reason", f"{READY}.reason", priority=1),
         _column("Age", ".metadata.creationTimestamp", "date"),
     ],

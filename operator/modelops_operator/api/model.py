@@ -73,7 +73,7 @@ class ModelStatus:
     ready_versions: int | None = prop("How many of them are Ready.", default=None)
     observed_generation: int | None = prop("The spec generation last reconciled.", default=None)
     conditions: tuple[Condition, ...] = prop(
-        "Ready: a version serves the URL.",
+        "ServingVersionReady and ServiceReady make Ready; TrafficSplit informs.",
         factory=tuple,
         map_keys=["type"],
     )

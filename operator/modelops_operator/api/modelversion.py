@@ -82,6 +82,7 @@ class ModelVersionStatus:
     image: str | None = prop("Runtime image serving this version.", default=None)
     replicas: int | None = prop("Pods of the version.", default=None)
     ready_replicas: int | None = prop("Pods ready to serve.", default=None)
+    desired_replicas: int | None = prop("Pods the operator asks for.", default=None)
     framework: str | None = prop("Framework of the loaded model.", default=None)
     format: str | None = prop("Format of the verified artifact.", default=None)
     sha256: str | None = prop("sha256 of the verified model file.", default=None)
@@ -94,7 +95,8 @@ class ModelVersionStatus:
     metrics: dict[str, float] = prop("Metrics recorded with the artifact.", factory=dict)
     observed_generation: int | None = prop("The spec generation last reconciled.", default=None)
     conditions: tuple[Condition, ...] = prop(
-        "ArtifactVerified, RuntimeCompatible and Ready.",
+        "ArtifactVerified, RuntimeCompatible and ResourcesAvailable make Ready; Active says "
+        "whether a pod serves now (a version scaled to zero is Ready and not Active).",
         factory=tuple,
         map_keys=["type"],
     )

@@ -1,18 +1,24 @@
-"""A ModelVersion's predictor: the Deployment that verifies and serves its artifact."""
+"""A ModelVersion's children: the Deployment that verifies and serves its artifact, and
+the version's own Service (pure functions from the spec to manifests)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from modelops_operator import names
 from modelops_operator.api.common import Predictor
 from modelops_operator.api.modelversion import ModelVersionSpec
-from modelops_operator.builders.meta import Owner, metadata
+from modelops_operator.meta import Owner, metadata, service
 
 MODEL_DIR = "/models"
 CACHE_DIR = "/cache"
+PVC_ROOT = "/mnt/pvc"
+"""Where a ``pvc://CLAIM/PATH`` artifact's claim is mounted (read-only) for the fetch step;
+the runtime reads ``MODELOPS_PVC_ROOT``."""
+RUNTIME_COMMAND = ["python", "-m", "modelops_runtime"]
 TERMINATION_LOG = "/dev/termination-log"
 FETCH_CONTAINER = "fetch"
 PREDICTOR_CONTAINER = "predictor"
@@ -27,6 +33,7 @@ class PredictorInputs:
     spec: ModelVersionSpec
     predictor: Predictor
     image: str
+    replicas: int
     storage_secret: str = ""
     image_pull_policy: str = "IfNotPresent"
 
@@ -45,8 +52,19 @@ def merge_predictor(version: Predictor | None, model: Predictor | None) -> Predi
     return dataclasses.replace(model, **overrides)
 
 
-def replicas(predictor: Predictor) -> int:
-    return 1 if predictor.min_replicas is None else predictor.min_replicas
+def replicas(predictor: Predictor, served_once: bool) -> int:
+    """Pods to run. A version with ``minReplicas: 0`` still starts one pod until it has
+    been Ready once, so a bad artifact or image is found at once, not on the first
+    request (Knative's initial scale)."""
+    wanted = 1 if predictor.min_replicas is None else predictor.min_replicas
+    return wanted if wanted or served_once else 1
+
+
+def claim_of(uri: str) -> str | None:
+    """The PersistentVolumeClaim a ``pvc://CLAIM/PATH`` URI names."""
+    if not uri.startswith("pvc://"):
+        return None
+    return urlparse(uri).netloc or None
 
 
 def security_context() -> dict[str, Any]:
@@ -107,7 +125,7 @@ def _container(inputs: PredictorInputs, name: str, args: list[str]) -> dict[str,
         "name": name,
         "image": inputs.image,
         "imagePullPolicy": inputs.image_pull_policy,
-        "command": ["modelops"],
+        "command": RUNTIME_COMMAND,
         "args": args,
         "env": [{"name": "MODELOPS_CACHE_DIR", "value": CACHE_DIR}],
         "volumeMounts": [
@@ -115,11 +133,40 @@ def _container(inputs: PredictorInputs, name: str, args: list[str]) -> dict[str,
             {"name": "cache", "mountPath": CACHE_DIR},
         ],
         "securityContext": security_context(),
-        "resources": _resources(inputs.predictor),
     }
+    resources = _resources(inputs.predictor)
+    if resources:
+        container["resources"] = resources
     if inputs.storage_secret:
         container["envFrom"] = [{"secretRef": {"name": inputs.storage_secret, "optional": True}}]
     return container
+
+
+def fetch_container(inputs: PredictorInputs) -> dict[str, Any]:
+    container = _container(inputs, FETCH_CONTAINER, fetch_args(inputs.spec))
+    claim = claim_of(inputs.spec.artifact.uri)
+    if claim:
+        container["env"].append({"name": "MODELOPS_PVC_ROOT", "value": PVC_ROOT})
+        container["volumeMounts"].append(
+            {"name": "artifact-claim", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
+        )
+    return container
+
+
+def _volumes(spec: ModelVersionSpec) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [
+        {"name": "model", "emptyDir": {}},
+        {"name": "cache", "emptyDir": {}},
+    ]
+    claim = claim_of(spec.artifact.uri)
+    if claim:
+        volumes.append(
+            {
+                "name": "artifact-claim",
+                "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
+            }
+        )
+    return volumes
 
 
 def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
@@ -146,7 +193,7 @@ def deployment(inputs: PredictorInputs) -> dict[str, Any]:
             names.child_labels(spec.model, inputs.owner.name),
         ),
         "spec": {
-            "replicas": replicas(inputs.predictor),
+            "replicas": inputs.replicas,
             "selector": {"matchLabels": selector},
             "progressDeadlineSeconds": 600,
             "template": {
@@ -161,13 +208,20 @@ def deployment(inputs: PredictorInputs) -> dict[str, Any]:
                         "fsGroup": RUNTIME_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "initContainers": [_container(inputs, FETCH_CONTAINER, fetch_args(spec))],
+                    "initContainers": [fetch_container(inputs)],
                     "containers": [predictor_container(inputs)],
-                    "volumes": [
-                        {"name": "model", "emptyDir": {}},
-                        {"name": "cache", "emptyDir": {}},
-                    ],
+                    "volumes": _volumes(spec),
                 },
             },
         },
     }
+
+
+def version_service(owner: Owner, model: str) -> dict[str, Any]:
+    """The Service of one ModelVersion (owned by it): its own pods only."""
+    return service(
+        owner,
+        names.predictor(owner.name),
+        names.child_labels(model, owner.name),
+        names.version_labels(model, owner.name),
+    )

@@ -1,12 +1,22 @@
-"""A Model's decisions (pure): which version serves, which versions retention deletes, and
-the Model's status."""
+"""A Model's decisions (pure): which version serves, which versions retention deletes,
+and the Model's status.
+
+The condition set: ``ServingVersionReady`` (the version chosen to serve exists and is
+Ready — scaled to zero or not) and ``ServiceReady`` (the Model's Service is applied)
+make ``Ready``. ``TrafficSplit`` only informs.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from modelops_operator.conditions import READY, Observation, merge
+from modelops_operator.conditions import ConditionSet, Observation, merge
+
+SERVING_VERSION_READY = "ServingVersionReady"
+SERVICE_READY = "ServiceReady"
+TRAFFIC_SPLIT = "TrafficSplit"
+CONDITIONS = ConditionSet((SERVING_VERSION_READY, SERVICE_READY))
 
 
 @dataclass(frozen=True)
@@ -37,32 +47,35 @@ def expired(versions: list[VersionSummary], keep_last: int | None, serving: set[
     return [v.name for v in reversed(older) if v.name not in serving]
 
 
-def ready_observation(
+def serving_observation(
     pin: str | None, serving: str | None, versions: list[VersionSummary]
 ) -> Observation:
     by_name = {v.name: v for v in versions}
     if serving is None:
-        return Observation.false(READY, "NoReadyVersion", "no version of this model is Ready yet")
+        return Observation.false(
+            SERVING_VERSION_READY, "NoReadyVersion", "no version of this model is Ready yet"
+        )
     if serving not in by_name:
         return Observation.false(
-            READY, "PinnedVersionMissing", f"defaultVersion {pin} does not exist"
+            SERVING_VERSION_READY, "PinnedVersionMissing", f"defaultVersion {pin} does not exist"
         )
     if not by_name[serving].ready:
         return Observation.false(
-            READY, "PinnedVersionNotReady", f"defaultVersion {pin} is not Ready"
+            SERVING_VERSION_READY, "PinnedVersionNotReady", f"defaultVersion {pin} is not Ready"
         )
     how = "pinned by defaultVersion" if pin else "the newest Ready version"
-    return Observation.true(READY, "Serving", f"{serving} serves the model ({how})")
+    return Observation.true(SERVING_VERSION_READY, "Serving", f"{serving} serves the model ({how})")
 
 
 def traffic_observation(traffic: tuple[Any, ...]) -> Observation | None:
     if not traffic:
         return None
     return Observation.false(
-        "TrafficSplit",
+        TRAFFIC_SPLIT,
         "RouterRequired",
         "traffic splits need the modelops router, which is not installed; "
         "the serving version takes all requests",
+        "Warning",
     )
 
 
@@ -71,24 +84,21 @@ def model_status(
     pin: str | None,
     traffic: tuple[Any, ...],
     versions: list[VersionSummary],
+    service: Observation,
     url: str | None,
     current: dict[str, Any],
     generation: int,
     now: str,
 ) -> dict[str, Any]:
     serving = serving_version(pin, versions)
-    observations = [ready_observation(pin, serving, versions)]
+    observations = [serving_observation(pin, serving, versions), service]
     split = traffic_observation(traffic)
-    if split:
-        observations.append(split)
-    conditions = merge(current.get("conditions") or [], observations, generation, now)
-    if not split:
-        conditions = [c for c in conditions if c.get("type") != "TrafficSplit"]
+    shown = [*observations, CONDITIONS.ready(observations), *([split] if split else [])]
     return {
         "servingVersion": serving,
         "url": url if serving else None,
         "versions": len(versions),
         "readyVersions": sum(v.ready for v in versions),
         "observedGeneration": generation,
-        "conditions": conditions,
+        "conditions": merge(current.get("conditions") or [], shown, generation, now),
     }

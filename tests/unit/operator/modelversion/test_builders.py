@@ -1,4 +1,4 @@
-"""Builders: spec → Deployment and Service manifests."""
+"""A ModelVersion's builders: spec → Deployment and Service manifests."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from modelops_operator import names
 from modelops_operator.api.common import EnvVar, Predictor, Resources
 from modelops_operator.api.modelversion import ModelVersionSpec
 from modelops_operator.api.schema import parse
-from modelops_operator.builders.meta import Owner
-from modelops_operator.builders.predictor import (
+from modelops_operator.meta import Owner
+from modelops_operator.modelversion.builders import (
     PredictorInputs,
+    claim_of,
     deployment,
     fetch_args,
     merge_predictor,
     replicas,
     serve_args,
+    version_service,
 )
-from modelops_operator.builders.services import model_service, version_service
 
 SHA = "a" * 64
 OWNER = Owner("ModelVersion", "ctr-v1", "team", "uid-1")
@@ -31,7 +32,7 @@ def spec(**extra):
 def inputs(version_spec=None, predictor=None, secret="modelops-storage"):
     version_spec = version_spec or spec()
     return PredictorInputs(
-        OWNER, version_spec, predictor or Predictor(), "runtime:1", secret, "IfNotPresent"
+        OWNER, version_spec, predictor or Predictor(), "runtime:1", 1, secret, "IfNotPresent"
     )
 
 
@@ -72,7 +73,7 @@ def test_fetch_step_verifies_the_artifact():
     )
     init = pod_spec(manifest)["initContainers"][0]
     assert init["name"] == "fetch"
-    assert init["command"] == ["modelops"]
+    assert init["command"] == ["python", "-m", "modelops_runtime"]
     assert init["args"] == [
         "fetch", "s3://m/x.joblib", "--dest", "/models",
         "--termination-log", "/dev/termination-log", "--sha256", SHA, "--format", "joblib",
@@ -132,17 +133,46 @@ def test_pods_are_locked_down():
         assert context["allowPrivilegeEscalation"] is False
         assert context["capabilities"] == {"drop": ["ALL"]}
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert mounts == {"/models", "/cache"}
+        assert mounts == {"/models", "/cache"}  # no pvc:// artifact: nothing else
     assert {v["name"] for v in pod["volumes"]} == {"model", "cache"}
 
 
-@pytest.mark.parametrize(("min_replicas", "expected"), [(None, 1), (0, 0), (3, 3)])
-def test_replicas_default_to_one(min_replicas, expected):
-    assert replicas(Predictor(min_replicas=min_replicas)) == expected
-    assert (
-        deployment(inputs(predictor=Predictor(min_replicas=min_replicas)))["spec"]["replicas"]
-        == expected
-    )
+@pytest.mark.parametrize(
+    ("min_replicas", "served_once", "expected"),
+    [(None, False, 1), (3, False, 3), (3, True, 3), (0, True, 0)],
+)
+def test_replicas_follow_min_replicas(min_replicas, served_once, expected):
+    assert replicas(Predictor(min_replicas=min_replicas), served_once) == expected
+
+
+def test_a_version_at_zero_starts_one_pod_until_it_has_served():
+    """A new version with minReplicas 0 is verified by one pod before it scales to zero."""
+    assert replicas(Predictor(min_replicas=0), served_once=False) == 1
+    assert replicas(Predictor(min_replicas=0), served_once=True) == 0
+
+
+def test_deployment_runs_the_replicas_it_is_given():
+    version = PredictorInputs(OWNER, spec(), Predictor(), "runtime:1", 4)
+    assert deployment(version)["spec"]["replicas"] == 4
+
+
+def test_a_pvc_artifact_mounts_its_claim_read_only_for_the_fetch_step():
+    manifest = deployment(inputs(spec(artifact={"uri": "pvc://models-claim/ctr/v1/model.joblib"})))
+    pod = pod_spec(manifest)
+    claim = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
+    assert claim["persistentVolumeClaim"] == {"claimName": "models-claim", "readOnly": True}
+    fetch = pod["initContainers"][0]
+    mount = next(m for m in fetch["volumeMounts"] if m["name"] == claim["name"])
+    assert mount == {"name": claim["name"], "mountPath": "/mnt/pvc/models-claim", "readOnly": True}
+    assert {"name": "MODELOPS_PVC_ROOT", "value": "/mnt/pvc"} in fetch["env"]
+    assert fetch["args"][1] == "pvc://models-claim/ctr/v1/model.joblib"
+    predictor = pod["containers"][0]
+    assert all(m["name"] != claim["name"] for m in predictor["volumeMounts"])
+
+
+def test_claim_names():
+    assert claim_of("pvc://c/a/b") == "c"
+    assert claim_of("s3://c/a") is None
 
 
 def test_version_settings_win_over_model_defaults():
@@ -164,11 +194,3 @@ def test_version_service_selects_its_pods():
     assert service["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]
-
-
-def test_model_service_follows_the_serving_version():
-    owner = Owner("Model", "ctr", "team", "uid-m")
-    service = model_service(owner, "ctr-v2")
-    assert service["metadata"]["name"] == "ctr"
-    assert service["metadata"]["ownerReferences"][0]["kind"] == "Model"
-    assert service["spec"]["selector"] == {names.MODEL_LABEL: "ctr", names.VERSION_LABEL: "ctr-v2"}

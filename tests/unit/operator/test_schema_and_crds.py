@@ -74,7 +74,7 @@ def test_crds_have_columns_short_names_and_status():
     assert mv["spec"]["names"]["shortNames"] == ["mv"]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns[:4] == ["Model", "Phase", "Ready", "URL"]
+    assert columns[:5] == ["Model", "Phase", "Ready", "Replicas", "Desired"]
     assert generated["modelops.dev_models.yaml"]["spec"]["names"]["shortNames"] == ["mdl"]
 
 

@@ -1,9 +1,20 @@
-"""A Model's decisions: the serving version, retention, and its status."""
+"""A Model's decisions: the serving version, retention, its Service and its status."""
 
 from __future__ import annotations
 
+from modelops_operator import names
 from modelops_operator.api.model import TrafficTarget
-from modelops_operator.serving import VersionSummary, expired, model_status, serving_version
+from modelops_operator.conditions import Observation
+from modelops_operator.meta import Owner
+from modelops_operator.model.builders import model_service
+from modelops_operator.model.status import (
+    VersionSummary,
+    expired,
+    model_status,
+    serving_version,
+)
+
+APPLIED = Observation.true("ServiceReady", "Applied", "routes")
 
 V1 = VersionSummary("ctr-v1", "2026-01-01T00:00:01Z", ready=True)
 V2 = VersionSummary("ctr-v2", "2026-01-01T00:00:02Z", ready=True)
@@ -30,15 +41,19 @@ def test_retention_keeps_the_newest_and_what_serves():
     assert expired([V1], 5, set()) == []
 
 
-def status(pin=None, versions=(V1, V2, V3), traffic=(), current=None):
+def status(pin=None, versions=(V1, V2, V3), traffic=(), current=None, service=APPLIED):
     return model_status(
-        pin=pin, traffic=traffic, versions=list(versions), url="http://ctr", current=current or {},
-        generation=2, now="2026-01-01T00:00:00Z",
+        pin=pin, traffic=traffic, versions=list(versions), service=service, url="http://ctr",
+        current=current or {}, generation=2, now="2026-01-01T00:00:00Z",
     )  # fmt: skip
 
 
+def condition_of(found, type_):
+    return next(c for c in found["conditions"] if c["type"] == type_)
+
+
 def ready_of(found):
-    return next(c for c in found["conditions"] if c["type"] == "Ready")
+    return condition_of(found, "Ready")
 
 
 def test_status_of_a_serving_model():
@@ -47,7 +62,10 @@ def test_status_of_a_serving_model():
     assert found["url"] == "http://ctr"
     assert (found["versions"], found["readyVersions"]) == (3, 2)
     assert ready_of(found)["status"] == "True"
-    assert "newest Ready" in ready_of(found)["message"]
+    assert "newest Ready" in condition_of(found, "ServingVersionReady")["message"]
+    assert [c["type"] for c in found["conditions"]] == [
+        "ServingVersionReady", "ServiceReady", "Ready",
+    ]  # fmt: skip
 
 
 def test_status_without_a_ready_version():
@@ -60,13 +78,30 @@ def test_status_without_a_ready_version():
 def test_status_of_bad_pins():
     assert ready_of(status(pin="ctr-v3"))["reason"] == "PinnedVersionNotReady"
     assert ready_of(status(pin="ctr-v9"))["reason"] == "PinnedVersionMissing"
-    assert ready_of(status(pin="ctr-v1"))["message"].startswith("ctr-v1 serves")
+    pinned = condition_of(status(pin="ctr-v1"), "ServingVersionReady")
+    assert pinned["message"].startswith("ctr-v1 serves")
+
+
+def test_a_refused_service_fails_ready_with_its_reason():
+    refused = Observation.false("ServiceReady", "NotOwned", "Service ctr is not ours")
+    found = status(service=refused)
+    assert (ready_of(found)["status"], ready_of(found)["reason"]) == ("False", "NotOwned")
 
 
 def test_traffic_split_is_reported_as_needing_the_router():
     split = (TrafficTarget("ctr-v1", 50), TrafficTarget("ctr-v2", 50))
     found = status(traffic=split)
-    traffic = next(c for c in found["conditions"] if c["type"] == "TrafficSplit")
+    traffic = condition_of(found, "TrafficSplit")
     assert (traffic["status"], traffic["reason"]) == ("False", "RouterRequired")
+    assert traffic["severity"] == "Warning"
+    assert ready_of(found)["status"] == "True"  # a warning does not decide Ready
     cleared = status(current=found)
     assert all(c["type"] != "TrafficSplit" for c in cleared["conditions"])
+
+
+def test_model_service_follows_the_serving_version():
+    owner = Owner("Model", "ctr", "team", "uid-m")
+    service = model_service(owner, "ctr-v2")
+    assert service["metadata"]["name"] == "ctr"
+    assert service["metadata"]["ownerReferences"][0]["kind"] == "Model"
+    assert service["spec"]["selector"] == {names.MODEL_LABEL: "ctr", names.VERSION_LABEL: "ctr-v2"}

@@ -1,0 +1,1 @@
+"""ModelVersion: one artifact served by its own predictor Deployment and Service."""

@@ -1,0 +1,73 @@
+"""How a reconcile's outcome reaches the cluster, and the rules every reconcile runs under:
+one at a time per object, and transient API failures retried rather than shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
+
+import kopf
+
+from modelops_operator import kube
+from modelops_operator.outcome import Outcome
+
+Key = tuple[str, str]
+V = TypeVar("V")
+COMPONENT = "modelops"
+RETRY_DELAY = 5.0
+IN_PLACE_DELAYS = (0.5, 2.0)
+
+_log = logging.getLogger("modelops.operator")
+_locks: dict[Hashable, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def first(index: Mapping[Any, Any], key: Any) -> Any:
+    """The single value an index holds under ``key``, or None."""
+    return next(iter(index.get(key, ())), None)
+
+
+def serialized(key: Hashable) -> threading.Lock:
+    """The lock that keeps two reconciles of one object (say, its own update and a
+    child's event, handled on two threads) from interleaving their reads and writes."""
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def deliver(body: dict[str, Any], outcome: Outcome) -> None:
+    """Write the outcome: the status fields that changed, then the Events (best effort)."""
+    meta = body["metadata"]
+    ref = kube.Ref(body["apiVersion"], body["kind"], meta["namespace"], meta["name"])
+    if outcome.status:
+        kube.patch_status(ref, outcome.status)
+    for type_, reason, message in outcome.events:
+        try:
+            kube.post_event(body, type_, reason, message, COMPONENT)
+        except kube.KubeError as err:  # an Event is a courtesy: never retry the reconcile
+            _log.warning("could not post Event %s on %s: %s", reason, meta["name"], err)
+
+
+def retried(step: Callable[[], None], in_place: bool = False) -> None:
+    """Run ``step``; a transient API failure is retried, never written as a condition.
+    In a change handler kopf retries it (``TemporaryError``); in a watch-event handler,
+    which kopf does not retry, it is tried again here a few times, then left to the
+    next event or the safety resync."""
+    delays = IN_PLACE_DELAYS if in_place else ()
+    for attempt in range(len(delays) + 1):
+        try:
+            step()
+            return
+        except kube.KubeError as err:
+            if not err.transient:
+                raise
+            if attempt < len(delays):
+                time.sleep(delays[attempt])
+                continue
+            if in_place:
+                _log.warning("giving up after transient API errors: %s", err)
+                return
+            raise kopf.TemporaryError(f"transient API error: {err}", delay=RETRY_DELAY) from err
