@@ -29,6 +29,7 @@ def _cached(name: str, builder: Callable[[Path], models.Trained]) -> Callable[..
 
 iris = _cached("iris", models.iris_pipeline)
 ctr = _cached("ctr", models.ctr_dict_pipeline)
+ctr_flipped = _cached("ctr_flipped", lambda folder: models.ctr_dict_pipeline(folder, flipped=True))
 houses = _cached("houses", models.column_pipeline)
 booster_json = _cached("booster_json", lambda folder: models.xgb_booster(folder, ".json"))
 booster_ubj = _cached("booster_ubj", lambda folder: models.xgb_booster(folder, ".ubj"))

@@ -41,8 +41,9 @@ def iris_pipeline(folder: Path) -> Trained:
     return Trained("iris", path, model, sample.tolist(), sample)
 
 
-def ctr_dict_pipeline(folder: Path) -> Trained:
-    """Click-through records → DictVectorizer → XGBoost, the way the demo trains it."""
+def ctr_dict_pipeline(folder: Path, flipped: bool = False) -> Trained:
+    """Click-through records → DictVectorizer → XGBoost, the way the demo trains it.
+    ``flipped`` learns the opposite labels: another model whose every prediction differs."""
     import joblib
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.pipeline import make_pipeline
@@ -60,11 +61,13 @@ def ctr_dict_pipeline(folder: Path) -> Trained:
         }
         for _ in range(400)
     ]
-    y = np.array([(r["site"] == "shop") ^ (r["position"] < 3) for r in records], dtype=int)
+    y = np.array(
+        [(r["site"] == "shop") ^ (r["position"] < 3) ^ flipped for r in records], dtype=int
+    )
     model = make_pipeline(
         DictVectorizer(sparse=False), XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1)
     ).fit(records, y)
-    path = folder / "ctr.joblib"
+    path = folder / ("ctr-flipped.joblib" if flipped else "ctr.joblib")
     joblib.dump(model, path)
     sample = records[:12]
     return Trained("ctr", path, model, sample, sample)

@@ -26,6 +26,7 @@ FIELD_MANAGER = "modelops"
 APPLIED = "modelops.dev/applied"
 """Annotation on each child: the digest of the manifest last applied."""
 TIMEOUT = (5, 30)
+USER_AGENT = "modelops"
 # The API server's verdict on the request itself: retrying the same write will not help.
 _REFUSALS = {400, 403, 404, 410, 413, 422}
 
@@ -92,6 +93,7 @@ def _client() -> Any:
             # KUBECONFIG read now: the client library reads it once, when imported.
             config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
         _local.client = client.ApiClient()
+        _local.client.user_agent = USER_AGENT
     return _local.client
 
 

@@ -42,7 +42,7 @@ def helm_binary() -> str:
     return str(found[-1])
 
 
-def _run(cmd: list[str], kubeconfig: Path) -> str:
+def run_with_kubeconfig(cmd: list[str], kubeconfig: Path) -> str:
     done = subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "KUBECONFIG": str(kubeconfig)},
@@ -66,7 +66,7 @@ def kube_env(cluster: Cluster) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[str]:
-    _run(
+    run_with_kubeconfig(
         ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds")],
         cluster.kubeconfig,
     )
@@ -76,19 +76,22 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
         return
     require_image_on_node(cluster, OPERATOR_IMAGE)
     helm = helm_binary()
-    values = {"instance": INSTANCE, "operator": {"image": OPERATOR_IMAGE}, "runtimes": runtimes}
+    # Two replicas: kopf peering lets one act (test_operator_installs.py checks it).
+    operator = {"image": OPERATOR_IMAGE, "replicas": 2}
+    values = {"instance": INSTANCE, "operator": operator, "runtimes": runtimes}
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(values, file)
         file.flush()
         chart = str(REPO_ROOT / "charts" / "modelops")
-        _run([helm, "upgrade", "--install", RELEASE, chart, "--namespace", OPERATOR_NAMESPACE,
-              "--create-namespace", "--skip-crds", "--values", file.name,
-              "--wait", "--timeout", "180s"], cluster.kubeconfig)  # fmt: skip
+        install = [helm, "upgrade", "--install", RELEASE, chart, "--namespace",
+                   OPERATOR_NAMESPACE, "--create-namespace", "--skip-crds", "--values", file.name,
+                   "--wait", "--timeout", "180s"]  # fmt: skip
+        run_with_kubeconfig(install, cluster.kubeconfig)
     yield "chart"
     # Another session (a parallel `make test`) may have uninstalled it already.
-    _run([helm, "uninstall", RELEASE, "--namespace", OPERATOR_NAMESPACE, "--wait",
+    run_with_kubeconfig([helm, "uninstall", RELEASE, "--namespace", OPERATOR_NAMESPACE, "--wait",
           "--ignore-not-found"], cluster.kubeconfig)  # fmt: skip
-    _run(["kubectl", "delete", "namespace", OPERATOR_NAMESPACE, "--ignore-not-found",
+    run_with_kubeconfig(["kubectl", "delete", "namespace", OPERATOR_NAMESPACE, "--ignore-not-found",
           "--wait=false"], cluster.kubeconfig)  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""``modelops deploy`` does the whole flow from a local .joblib; the other commands follow."""
+"""``modelops deploy`` does the whole flow from a local .joblib; the other commands follow,
+and every way a deploy can end badly exits 1 saying why."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
-# The session's operator and each test's storage Secret (fixtures shared by these modules).
-from tests.e2e.operator_support import get, wait_condition
+from tests.e2e.kube import wait_for
+from tests.e2e.operator_support import condition, get, wait_condition
 
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
 
@@ -19,59 +21,57 @@ def modelops(cluster, s3, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **s3.env, "KUBECONFIG": str(cluster.kubeconfig)}
     return subprocess.run(
         [sys.executable, "-m", "modelops_cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+        env=env, capture_output=True, text=True, timeout=400, check=False,
+    )  # fmt: skip
 
 
-def test_deploy_predict_switch_delete(cluster, namespace, s3, s3_bucket, ctr, tmp_path):
-    store = f"s3://{s3_bucket}/models"
-    done = modelops(
-        cluster,
-        s3,
-        "deploy",
-        str(ctr.path),
-        "--model",
-        "ctr",
-        "--version",
-        "v1",
-        "--store",
-        store,
-        "-n",
-        namespace,
-    )
+def deploy(cluster, s3, namespace, path, version, *extra: str):
+    store = f"s3://{namespace}/models"  # the test's bucket is named after its namespace
+    return modelops(cluster, s3, "deploy", str(path), "--model", "ctr", "--version", version,
+                    "--store", store, "-n", namespace, *extra)  # fmt: skip
+
+
+def predict(cluster, s3, namespace, rows_file, *extra: str) -> list:
+    done = modelops(cluster, s3, "predict", "ctr", "--instances", str(rows_file), "-n",
+                    namespace, *extra)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["predictions"]
+
+
+def gone(cluster, namespace, plural, name) -> bool:
+    try:
+        get(cluster, namespace, plural, name)
+    except ApiException as err:
+        return err.status == 404
+    return False
+
+
+def test_deploy_predict_switch_delete(
+    cluster, namespace, s3, s3_bucket, ctr, ctr_flipped, tmp_path
+):
+    """Two different models as v1 and v2, so each switch shows in the predictions."""
+    done = deploy(cluster, s3, namespace, ctr.path, "v1")
     assert done.returncode == 0, done.stderr + done.stdout
     assert "ctr-v1 is Ready after" in done.stdout
     assert f"http://ctr.{namespace}.svc.cluster.local/v1/models/ctr:predict" in done.stdout
-
     rows = tmp_path / "rows.json"
     rows.write_text(json.dumps({"instances": ctr.rows}))
-    done = modelops(cluster, s3, "predict", "ctr", "--instances", str(rows), "-n", namespace)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["predictions"] == ctr.local_predict().tolist()
+    v1, v2 = ctr.local_predict().tolist(), ctr_flipped.local_predict().tolist()
+    assert v1 != v2
+    assert predict(cluster, s3, namespace, rows) == v1
 
-    done = modelops(
-        cluster,
-        s3,
-        "deploy",
-        str(ctr.path),
-        "--model",
-        "ctr",
-        "--version",
-        "v2",
-        "--store",
-        store,
-        "-n",
-        namespace,
-    )
+    done = deploy(cluster, s3, namespace, ctr_flipped.path, "v2")
     assert done.returncode == 0, done.stderr + done.stdout
+    assert "Model ctr serves ctr-v2" in done.stdout
+    wait_for(lambda: predict(cluster, s3, namespace, rows) == v2, timeout=30,
+             what="the Model's URL to answer with v2")  # fmt: skip
+    assert predict(cluster, s3, namespace, rows, "--version", "v1") == v1
+
     done = modelops(cluster, s3, "set-default", "ctr", "v1", "-n", namespace)
     assert done.returncode == 0, done.stderr
     assert get(cluster, namespace, "models", "ctr")["spec"]["defaultVersion"] == "ctr-v1"
-    wait_condition(cluster, namespace, "models", "ctr", "Ready", "True")
+    wait_for(lambda: predict(cluster, s3, namespace, rows) == v1, timeout=30,
+             what="the pin to move the Model's URL back to v1")  # fmt: skip
     done = modelops(cluster, s3, "versions", "ctr", "-n", namespace)
     lines = done.stdout.splitlines()
     assert lines[0].split()[:2] == ["VERSION", "SERVING"]
@@ -79,14 +79,57 @@ def test_deploy_predict_switch_delete(cluster, namespace, s3, s3_bucket, ctr, tm
 
     done = modelops(cluster, s3, "delete", "ctr", "v2", "-n", namespace)
     assert done.returncode == 0, done.stderr
+    wait_for(lambda: gone(cluster, namespace, "modelversions", "ctr-v2"), timeout=60,
+             what="ModelVersion ctr-v2 to be gone")  # fmt: skip
+    assert not gone(cluster, namespace, "modelversions", "ctr-v1")
     done = modelops(cluster, s3, "delete", "ctr", "-n", namespace)
-    assert "deleted Model ctr" in done.stdout
+    assert done.returncode == 0, done.stderr
+    for plural, name in (("modelversions", "ctr-v1"), ("models", "ctr")):
+        wait_for(lambda p=plural, n=name: gone(cluster, namespace, p, n), timeout=60,
+                 what=f"{plural}/{name} to be gone")  # fmt: skip
+    wait_for(
+        lambda: not cluster.apps.list_namespaced_deployment(namespace).items,
+        timeout=60, what="the predictor Deployments to be collected",
+    )  # fmt: skip
 
 
-def test_deploy_reports_a_failure_and_exits_non_zero(cluster, namespace, s3, s3_bucket, tmp_path):
+def test_deploy_of_an_unreadable_file_exits_non_zero(cluster, namespace, s3, s3_bucket, tmp_path):
     not_a_model = tmp_path / "notes.joblib"
     not_a_model.write_bytes(b"hello, not a pickle")
     done = modelops(cluster, s3, "deploy", str(not_a_model), "--model", "x", "--version", "v1",
                     "--store", f"s3://{s3_bucket}/m", "-n", namespace)  # fmt: skip
     assert done.returncode == 1
     assert "UnknownFormat" in done.stderr
+
+
+def test_deploy_of_a_version_that_fails_exits_1_with_its_reason(
+    cluster, namespace, s3, s3_bucket, ctr
+):
+    done = deploy(cluster, s3, namespace, ctr.path, "v1", "--runtime-version", "missing")
+    assert done.returncode == 1, done.stdout
+    assert "ctr-v1 failed:" in done.stderr
+    assert any(r in done.stderr for r in ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff"))
+
+
+def test_deploy_that_times_out_says_what_it_waited_for(cluster, namespace, s3, s3_bucket, ctr):
+    done = deploy(cluster, s3, namespace, ctr.path, "v1", "--timeout", "2")
+    assert done.returncode == 1, done.stdout
+    assert "waited 2s for ModelVersion ctr-v1 to be Ready; last seen:" in done.stderr
+
+
+def test_deploy_at_min_replicas_zero_is_verified_then_scales_to_zero(
+    cluster, namespace, s3, s3_bucket, ctr
+):
+    """One pod verifies the version (Ready), then it goes to zero and stays Ready."""
+    done = deploy(cluster, s3, namespace, ctr.path, "v1", "--min-replicas", "0")
+    assert done.returncode == 0, done.stderr + done.stdout
+    version = wait_condition(
+        cluster, namespace, "modelversions", "ctr-v1", "Active", "False", "ScaledToZero"
+    )
+    assert condition(version, "Ready")["status"] == "True"
+    assert version["status"]["phase"] == "ScaledToZero"
+    assert len(version["status"]["sha256"]) == 64  # what the pod verified is kept
+    deployment = cluster.apps.read_namespaced_deployment("ctr-v1-predictor", namespace)
+    assert deployment.spec.replicas == 0
+    model = wait_condition(cluster, namespace, "models", "ctr", "Ready", "True")
+    assert model["status"]["servingVersion"] == "ctr-v1"

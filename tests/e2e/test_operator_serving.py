@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -130,3 +133,47 @@ def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket,
     )
     wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
     assert predict(namespace, "iris", iris.rows) == iris.local_predict().tolist()
+
+
+def test_a_version_served_from_a_claim(cluster, namespace, iris, tmp_path_factory):
+    """``pvc://CLAIM/PATH``: the operator mounts the claim read-only for the fetch step.
+    The local cluster has no provisioner, so the test makes a hostPath PersistentVolume
+    on the node (this machine) and a claim bound to it."""
+    if os.environ.get("CLUSTER", "local") != "local":
+        pytest.skip("the hostPath volume is written on this machine, the local cluster's node")
+    from kubernetes import client
+
+    folder = tmp_path_factory.mktemp("claim")
+    (folder / "iris").mkdir()
+    shutil.copyfile(iris.path, folder / "iris" / "model.joblib")
+    for path in (folder, folder / "iris"):
+        path.chmod(0o755)
+    (folder / "iris" / "model.joblib").chmod(0o644)
+    volume = f"{namespace}-models"
+    cluster.core.create_persistent_volume(client.V1PersistentVolume(
+        metadata=client.V1ObjectMeta(name=volume, labels={"modelops.dev/e2e": "true"}),
+        spec=client.V1PersistentVolumeSpec(
+            capacity={"storage": "1Gi"}, access_modes=["ReadOnlyMany"],
+            persistent_volume_reclaim_policy="Retain", storage_class_name="",
+            host_path=client.V1HostPathVolumeSource(path=str(folder), type="Directory"),
+            claim_ref=client.V1ObjectReference(namespace=namespace, name="models"),
+        ),
+    ))  # fmt: skip
+    try:
+        claim = client.V1PersistentVolumeClaim(
+            metadata=client.V1ObjectMeta(name="models"),
+            spec=client.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadOnlyMany"], storage_class_name="", volume_name=volume,
+                resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"}),
+            ),
+        )  # fmt: skip
+        cluster.core.create_namespaced_persistent_volume_claim(namespace, claim)
+        create(cluster, namespace, model_manifest("iris"))
+        create(cluster, namespace,
+               version_manifest("iris-v1", "iris", "pvc://models/iris/model.joblib"))  # fmt: skip
+        version = wait_condition(cluster, namespace, "modelversions", "iris-v1", "Ready", "True")
+        assert version["status"]["format"] == "joblib"
+        wait_condition(cluster, namespace, "models", "iris", "Ready", "True")
+        assert predict(namespace, "iris", iris.rows) == iris.local_predict().tolist()
+    finally:
+        cluster.core.delete_persistent_volume(volume)

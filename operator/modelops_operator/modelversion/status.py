@@ -188,6 +188,13 @@ def resources_observation(observed: Observed, current: list[dict[str, Any]]) -> 
             return Observation.false(
                 RESOURCES_AVAILABLE, "ProgressDeadlineExceeded", str(condition.get("message", ""))
             )
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == TRUE:
+            # No pod could be made at all: a quota, a LimitRange, an admission webhook.
+            return Observation.false(
+                RESOURCES_AVAILABLE,
+                str(condition.get("reason") or "ReplicaFailure"),
+                str(condition.get("message", "")),
+            )
     kept = find(current, RESOURCES_AVAILABLE)
     if kept and kept.get("status") == TRUE:
         return Observation.of(kept)  # scaled down or restarting after having served

@@ -253,6 +253,22 @@ def test_progress_deadline():
     assert (found.status, found.reason) == ("False", "ProgressDeadlineExceeded")
 
 
+def test_pods_refused_by_a_quota_are_named():
+    refused = deployment(
+        conditions=[
+            {
+                "type": "ReplicaFailure",
+                "status": "True",
+                "reason": "FailedCreate",
+                "message": 'pods "x" is forbidden: exceeded quota: pods, requested: pods=1',
+            }
+        ]
+    )
+    found = resources_observation(Observed(1, refused, []), [])
+    assert (found.status, found.reason) == ("False", "FailedCreate")
+    assert "exceeded quota" in found.message
+
+
 def test_phases():
     true, false = Observation.true("Ready", "Ready"), Observation.false("Ready", "X")
     unknown = Observation.unknown("Ready", "Y")
