@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-ARTIFACT_VERIFIED = "ArtifactVerified"
-RUNTIME_COMPATIBLE = "RuntimeCompatible"
+ARTIFACT_VERIFIED: Final = "ArtifactVerified"
+RUNTIME_COMPATIBLE: Final = "RuntimeCompatible"
 VERIFIED = "Verified"
 VERIFICATION_FAILED = "VerificationFailed"
 # Reasons that say the runtime, not the artifact, is at fault.
