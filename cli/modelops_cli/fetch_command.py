@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelops_runtime.artifacts import METADATA_FILE, installed_versions
+    from modelops_runtime.artifacts import METADATA_FILE, installed_framework_versions
     from modelops_runtime.errors import ArtifactError
     from modelops_runtime.preparation import prepare
     from modelops_runtime.settings import Settings
@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
             "format": artifact.format.value,
             "sha256": artifact.sha256,
             "recorded_versions": artifact.metadata.framework_versions,
-            "runtime_versions": installed_versions(),
+            "runtime_versions": installed_framework_versions(),
             "metrics": artifact.metadata.metrics,
-            "version_problems": prepared.loaded.version_problems,
+            "version_problems": prepared.loaded.framework_version_problems,
         },
     )
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelops_runtime.artifacts import Artifact, installed_versions
+from modelops_runtime.artifacts import Artifact, installed_framework_versions
 from modelops_runtime.batching import Batcher
 from modelops_runtime.errors import (
     ArtifactError,
@@ -41,14 +41,17 @@ log = logging.getLogger("modelops.predictor")
 @dataclass
 class ModelState:
     name: str
-    version: str = ""
+    model_version: str = ""
+    """The version this server serves (the ModelVersion's name); '' when started without."""
     ready: bool = False
     reason: str = "loading"
     message: str = "the model is loading"
     model: Model | None = None
     artifact: Artifact | None = None
     load_seconds: float = 0.0
-    runtime_versions: dict[str, str] = field(default_factory=installed_versions)
+    installed_framework_versions: dict[str, str] = field(
+        default_factory=installed_framework_versions
+    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class DataPlane:
     def __init__(self, settings: Settings, metrics: PredictorMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or PredictorMetrics()
-        self.state = ModelState(name=settings.model_name, version=settings.model_version)
+        self.state = ModelState(name=settings.model_name, model_version=settings.model_version)
         self._reject_nulls = settings.nan_policy == "reject"
         self.batcher = Batcher(
             self._run_batch,
@@ -85,19 +88,20 @@ class DataPlane:
         state.artifact, state.model = prepared.artifact, prepared.loaded.model
         state.load_seconds = time.perf_counter() - started
         self.metrics.model_load_seconds.set(state.load_seconds)
-        for problem in prepared.loaded.version_problems:
-            log.warning("version mismatch allowed", extra={"problem": problem})
+        for problem in prepared.loaded.framework_version_problems:
+            log.warning("framework version mismatch allowed", extra={"problem": problem})
         state.ready, state.reason, state.message = True, "Ready", "the model is ready"
         self.metrics.model_ready.set(1)
         log.info(
             "model loaded",
             extra={
                 "model": state.name,
+                "model_version": state.model_version,
                 "format": state.artifact.format.value,
                 "framework": state.model.framework,
                 "model_type": state.model.model_type,
                 "recorded_versions": state.artifact.metadata.framework_versions,
-                "runtime_versions": state.runtime_versions,
+                "runtime_versions": state.installed_framework_versions,
                 "load_seconds": round(state.load_seconds, 4),
             },
         )

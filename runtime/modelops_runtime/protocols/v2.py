@@ -30,7 +30,11 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
 
     async def server_metadata(_: Call) -> Reply:
         return json_reply(
-            {"name": "modelops", "version": _our_version(), "extensions": ["binary_tensor_data"]}
+            {
+                "name": "modelops",
+                "version": _modelops_version(),
+                "extensions": ["binary_tensor_data"],
+            }
         )
 
     async def live(_: Call) -> Reply:
@@ -52,7 +56,7 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         state = plane.state_of(call.params["name"])
         body: dict[str, Any] = {
             "name": state.name,
-            "versions": [state.version] if state.version else [],
+            "versions": [state.model_version] if state.model_version else [],
             "platform": "",
             "inputs": [],
             "outputs": [],
@@ -60,7 +64,7 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
                 "ready": state.ready,
                 "reason": state.reason,
                 "message": state.message,
-                "runtime_versions": state.runtime_versions,
+                "runtime_versions": state.installed_framework_versions,
             },
         }
         if state.model is not None and state.artifact is not None:
@@ -111,7 +115,8 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
     ]
 
 
-def _our_version() -> str:
+def _modelops_version() -> str:
+    """The version of the modelops package this server runs (the V2 server metadata)."""
     try:
         return importlib_metadata.version("modelops")
     except importlib_metadata.PackageNotFoundError:
@@ -204,8 +209,8 @@ def _encode_response(
 ) -> Reply:
     outputs = np.asarray(prediction.outputs)
     head: dict[str, Any] = {"model_name": name, "parameters": {}}
-    if plane.state.version:
-        head["model_version"] = plane.state.version
+    if plane.state.model_version:
+        head["model_version"] = plane.state.model_version
     if "id" in body:
         head["id"] = body["id"]
     if not binary:
