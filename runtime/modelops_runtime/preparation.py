@@ -1,5 +1,5 @@
 """Fetch, verify and load an artifact, and judge its framework versions: the steps a
-predictor takes before serving, shared by ``modelops serve`` and ``modelops fetch``."""
+predictor takes before serving, shared by the ``serve`` and ``fetch`` commands."""
 
 from __future__ import annotations
 

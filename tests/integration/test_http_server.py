@@ -1,4 +1,5 @@
-"""``modelops serve`` as a real process on loopback: the same command the pods run."""
+"""The predictor as a real process on loopback: ``python -m modelops_runtime serve``, as pods
+run it, and ``modelops serve``, the same command."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.integration.servers import CLI
 from tests.integration.servers import call as _call
 from tests.models import Trained
 
@@ -91,3 +93,14 @@ def test_missing_artifact_keeps_the_server_up_and_not_ready(start, tmp_path: Pat
     assert status == 503
     assert "no file or folder at" in body["error"]
     assert server.process.poll() is None
+
+
+def test_modelops_serve_runs_the_same_predictor(start, iris: Trained) -> None:
+    server = start(str(iris.path), "iris", "--version", "iris-v2", "--method", "predict_proba",
+                   program=CLI)  # fmt: skip
+    server.wait_until_ready()
+    status, body = _call(server.url + "/v1/models/iris:predict", {"instances": iris.rows})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], iris.local_predict("predict_proba"))
+    status, metadata = _call(server.url + "/v2/models/iris/versions/iris-v2")
+    assert (status, metadata["versions"]) == (200, ["iris-v2"])
