@@ -109,12 +109,24 @@ class DataPlane:
 
     # --- answering -----------------------------------------------------------------------
 
-    def state_of(self, name: str) -> ModelState:
-        if name != self.state.name:
+    def state_of(self, name: str, model_version: str | None = None) -> ModelState:
+        """The served model's state, if ``name`` (and ``model_version``, when a request
+        names one) is what this server serves; otherwise a 404 saying what it serves."""
+        state = self.state
+        if name != state.name:
             raise ModelNotFound(
-                f"model {name!r} is not served here; this server serves {self.state.name!r}"
+                f"model {name!r} is not served here; this server serves {state.name!r}"
             )
-        return self.state
+        if model_version is not None and model_version != state.model_version:
+            if state.model_version:
+                serves = f"it serves version {state.model_version!r}"
+            else:
+                serves = (
+                    "this server was started without a version (--version), so it serves "
+                    "none by name; leave the version out of the request"
+                )
+            raise ModelNotFound(f"model {name!r} has no version {model_version!r} here; {serves}")
+        return state
 
     def model_for(self, name: str) -> Model:
         self.state_of(name)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelops_runtime.dataplane import DataPlane, Prediction
+from modelops_runtime.dataplane import DataPlane, ModelState, Prediction
 from modelops_runtime.errors import InvalidInput, ModelNotReady
 from modelops_runtime.models import InputKind, Model
 from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
@@ -47,13 +47,13 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         return json_reply({"ready": True})
 
     async def model_ready(call: Call) -> Reply:
-        state = plane.state_of(call.params["name"])
+        state = _state(plane, call)
         if not state.ready:
             raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
         return json_reply({"name": state.name, "ready": True})
 
     async def model_metadata(call: Call) -> Reply:
-        state = plane.state_of(call.params["name"])
+        state = _state(plane, call)
         body: dict[str, Any] = {
             "name": state.name,
             "versions": [state.model_version] if state.model_version else [],
@@ -85,11 +85,11 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
 
     async def infer(call: Call) -> Reply:
         started = time.perf_counter()
+        name = _state(plane, call).name
         raw = await call.body()
         body, binary = _split_binary(raw, call.headers.get(BINARY_HEADER))
         tensors, method, wants_binary = _decode_request(body, binary)
         metrics.decode.observe(time.perf_counter() - started)
-        name = call.params["name"]
         if len(tensors) > 1 or _content_type(body) == "pd":
             columns = {t.name: _column(t) for t in tensors}
             prediction = await plane.predict_columns(name, columns, method)
@@ -101,7 +101,8 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         return response
 
     model = "/v2/models/{name}"
-    versioned = "/v2/models/{name}/versions/{version}"
+    # The Open Inference Protocol's model version: answered when it is the one served.
+    versioned = "/v2/models/{name}/versions/{model_version}"
     return [
         Endpoint("POST", f"{model}/infer", "v2_infer", infer),
         Endpoint("POST", f"{versioned}/infer", "v2_infer", infer),
@@ -113,6 +114,11 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         Endpoint("GET", model, "v2_model", model_metadata),
         Endpoint("GET", versioned, "v2_model", model_metadata),
     ]
+
+
+def _state(plane: DataPlane, call: Call) -> ModelState:
+    """The model a route names, with the version when the route has one (else a 404)."""
+    return plane.state_of(call.params["name"], call.params.get("model_version"))
 
 
 def _modelops_version() -> str:
