@@ -80,29 +80,6 @@ async def test_a_dict_model_refuses_arrays_with_a_hint(serve: Serve, ctr: Traine
     assert "takes records" in response.json()["error"]
 
 
-async def test_missing_values_follow_the_nan_policy(
-    serve: Serve, iris: Trained, booster_json: Trained
-) -> None:
-    row_with_null = [[5.1, None, 1.4, 0.2]]
-    async with serve(booster_json.path, name="b") as client:
-        # XGBoost treats missing values natively: allowed by default.
-        allowed = await client.post(
-            "/v1/models/b:predict", json={"instances": [[None, 1, 2, 3, 4, 5]]}
-        )
-    assert allowed.status_code == 200
-    async with serve(iris.path, name="iris") as client:
-        # LogisticRegression cannot take NaN: the model's refusal becomes a 400 naming it.
-        refused_by_model = await client.post(IRIS, json={"instances": row_with_null})
-    assert refused_by_model.status_code == 400
-    assert "missing values" in refused_by_model.json()["error"]
-    async with serve(booster_json.path, name="b", nan_policy="reject") as client:
-        refused_by_policy = await client.post(
-            "/v1/models/b:predict", json={"instances": [[None, 1, 2, 3, 4, 5]]}
-        )
-    assert refused_by_policy.status_code == 400
-    assert "nan_policy=reject" in refused_by_policy.json()["error"]
-
-
 class Flaky:
     """A model that raises for some valid-looking input, as a buggy custom model would."""
 
