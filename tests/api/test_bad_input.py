@@ -53,14 +53,6 @@ async def test_unknown_model_is_404_and_wrong_method_is_405(serve: Serve, iris: 
     assert "error" in no_route.json()
 
 
-async def test_body_over_the_limit_is_413(serve: Serve, iris: Trained) -> None:
-    rows = iris.rows * 200
-    async with serve(iris.path, name="iris", max_body_bytes=4096) as client:
-        response = await client.post(IRIS, json={"instances": rows})
-    assert response.status_code == 413
-    assert "over the limit of 4096 bytes" in response.json()["error"]
-
-
 async def test_records_need_every_field_and_no_unknown_ones(serve: Serve, houses: Trained) -> None:
     missing = [{"city": "paris", "rooms": 2}]
     unknown = [{"city": "paris", "rooms": 2, "area": 40.0, "floor": 3}]
