@@ -25,6 +25,11 @@ class Trained:
     def local_predict(self, method: str = "predict") -> np.ndarray:
         return np.asarray(getattr(self.model, method)(self.local_input))
 
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
 
 def iris_pipeline(folder: Path) -> Trained:
     import joblib

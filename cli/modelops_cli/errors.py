@@ -1,5 +1,8 @@
-"""Errors a command reports to the user as one line."""
+"""Errors a command reports to the user as one line.
 
+One error type for every ``modelops`` command, the runtime's ``serve`` and ``fetch`` too.
+"""
 
-class CommandError(Exception):
-    """A failure the user can act on; printed without a stack trace."""
+from modelops_runtime.commands import CommandError
+
+__all__ = ["CommandError"]

@@ -1,4 +1,4 @@
-"""``modelops``: serve a model locally, and (with the cli extra) deploy and manage models."""
+"""``modelops``: serve a model locally (the runtime's own commands), deploy and manage models."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from modelops_cli import (
     delete_command,
     deploy_command,
-    fetch_command,
     predict_command,
-    serve_command,
     set_default_command,
     versions_command,
 )
 from modelops_cli.errors import CommandError
+from modelops_runtime import commands as runtime_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="modelops", description="Serve, deploy and manage scikit-learn and XGBoost models."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve_command.register(commands)
-    fetch_command.register(commands)
+    runtime_commands.register(commands)  # serve and fetch, as the pods run them
     for command in (deploy_command, predict_command, versions_command, set_default_command,
                     delete_command):  # fmt: skip
         command.register(commands)

@@ -185,11 +185,13 @@ def resolve(local: Path, declared_format: str = "", expected_sha256: str = "") -
             "the artifact changed since it was registered",
             reason="ChecksumMismatch",
         )
-    fmt = detect_format(model_file, declared_format)
-    return Artifact(path=model_file, format=fmt, sha256=digest, metadata=read_metadata(model_file))
+    artifact_format = detect_format(model_file, declared_format)
+    return Artifact(
+        path=model_file, format=artifact_format, sha256=digest, metadata=read_metadata(model_file)
+    )
 
 
-def installed_versions() -> dict[str, str]:
+def installed_framework_versions() -> dict[str, str]:
     """Versions of the frameworks importable here, keyed as metadata.json records them."""
     versions = {"python": platform.python_version()}
     for key, dists in {
@@ -218,7 +220,7 @@ def write_metadata(
     """Record this environment's framework versions (and metrics) beside a saved model."""
     data: dict[str, Any] = {
         "framework": framework,
-        "framework_versions": installed_versions(),
+        "framework_versions": installed_framework_versions(),
         "metrics": metrics or {},
         **(extra or {}),
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelops_runtime.artifacts import Artifact, installed_versions
+from modelops_runtime.artifacts import Artifact, installed_framework_versions
 from modelops_runtime.batching import Batcher
 from modelops_runtime.errors import (
     ArtifactError,
@@ -41,14 +41,17 @@ log = logging.getLogger("modelops.predictor")
 @dataclass
 class ModelState:
     name: str
-    version: str = ""
+    model_version: str = ""
+    """The version this server serves (the ModelVersion's name); '' when started without."""
     ready: bool = False
     reason: str = "loading"
     message: str = "the model is loading"
     model: Model | None = None
     artifact: Artifact | None = None
     load_seconds: float = 0.0
-    runtime_versions: dict[str, str] = field(default_factory=installed_versions)
+    installed_framework_versions: dict[str, str] = field(
+        default_factory=installed_framework_versions
+    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class DataPlane:
     def __init__(self, settings: Settings, metrics: PredictorMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or PredictorMetrics()
-        self.state = ModelState(name=settings.model_name, version=settings.model_version)
+        self.state = ModelState(name=settings.model_name, model_version=settings.model_version)
         self._reject_nulls = settings.nan_policy == "reject"
         self.batcher = Batcher(
             self._run_batch,
@@ -85,19 +88,20 @@ class DataPlane:
         state.artifact, state.model = prepared.artifact, prepared.loaded.model
         state.load_seconds = time.perf_counter() - started
         self.metrics.model_load_seconds.set(state.load_seconds)
-        for problem in prepared.loaded.version_problems:
-            log.warning("version mismatch allowed", extra={"problem": problem})
+        for problem in prepared.loaded.framework_version_problems:
+            log.warning("framework version mismatch allowed", extra={"problem": problem})
         state.ready, state.reason, state.message = True, "Ready", "the model is ready"
         self.metrics.model_ready.set(1)
         log.info(
             "model loaded",
             extra={
                 "model": state.name,
+                "model_version": state.model_version,
                 "format": state.artifact.format.value,
                 "framework": state.model.framework,
                 "model_type": state.model.model_type,
                 "recorded_versions": state.artifact.metadata.framework_versions,
-                "runtime_versions": state.runtime_versions,
+                "runtime_versions": state.installed_framework_versions,
                 "load_seconds": round(state.load_seconds, 4),
             },
         )
@@ -105,12 +109,24 @@ class DataPlane:
 
     # --- answering -----------------------------------------------------------------------
 
-    def state_of(self, name: str) -> ModelState:
-        if name != self.state.name:
+    def state_of(self, name: str, model_version: str | None = None) -> ModelState:
+        """The served model's state, if ``name`` (and ``model_version``, when a request
+        names one) is what this server serves; otherwise a 404 saying what it serves."""
+        state = self.state
+        if name != state.name:
             raise ModelNotFound(
-                f"model {name!r} is not served here; this server serves {self.state.name!r}"
+                f"model {name!r} is not served here; this server serves {state.name!r}"
             )
-        return self.state
+        if model_version is not None and model_version != state.model_version:
+            if state.model_version:
+                serves = f"it serves version {state.model_version!r}"
+            else:
+                serves = (
+                    "this server was started without a version (--version), so it serves "
+                    "none by name; leave the version out of the request"
+                )
+            raise ModelNotFound(f"model {name!r} has no version {model_version!r} here; {serves}")
+        return state
 
     def model_for(self, name: str) -> Model:
         self.state_of(name)

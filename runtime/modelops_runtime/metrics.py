@@ -66,4 +66,3 @@ class PredictorMetrics:
         self.decode = self.step_seconds.labels("decode")
         self.predict = self.step_seconds.labels("predict")
         self.encode = self.step_seconds.labels("encode")
-        self.queue = self.step_seconds.labels("queue")

@@ -1,5 +1,5 @@
 """Fetch, verify and load an artifact, and judge its framework versions: the steps a
-predictor takes before serving, shared by ``modelops serve`` and ``modelops fetch``."""
+predictor takes before serving, shared by the ``serve`` and ``fetch`` commands."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ def prepare(settings: Settings, uri: str | None = None, cache_dir: Path | None =
     local = storage.fetch(uri or settings.model_uri, cache_dir or settings.cache_dir)
     artifact = resolve(local, settings.artifact_format, settings.sha256)
     loaded = load(artifact, settings.skops_trusted)
-    if loaded.version_problems and not settings.allow_version_mismatch:
+    if loaded.framework_version_problems and not settings.allow_version_mismatch:
         raise ArtifactError(
-            "; ".join(loaded.version_problems)
+            "; ".join(loaded.framework_version_problems)
             + "; retrain with this runtime's versions, choose a matching runtimeVersion, "
             "or allow the mismatch explicitly",
             reason=VERSION_MISMATCH,

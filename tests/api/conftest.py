@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,19 @@ Serve = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Serve:
-    """``async with serve(path, name=..., **settings) as client``: a loaded predictor."""
+    """``async with serve(path, name=..., env={MODELOPS_*}, **settings) as client``: a loaded
+    predictor; settings come from ``env`` (not this process's environment), then overrides."""
 
     @asynccontextmanager
     async def running(
-        uri: Path | str, name: str = "m", **overrides: Any
+        uri: Path | str, name: str = "m", env: Mapping[str, str] | None = None, **overrides: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
         settings = Settings.from_env(
-            {}, model_uri=str(uri), model_name=name, cache_dir=tmp_path / "cache", **overrides
+            env or {},
+            model_uri=str(uri),
+            model_name=name,
+            cache_dir=tmp_path / "cache",
+            **overrides,
         )
         plane = DataPlane(settings)
         plane.load()

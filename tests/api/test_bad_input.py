@@ -53,14 +53,6 @@ async def test_unknown_model_is_404_and_wrong_method_is_405(serve: Serve, iris: 
     assert "error" in no_route.json()
 
 
-async def test_body_over_the_limit_is_413(serve: Serve, iris: Trained) -> None:
-    rows = iris.rows * 200
-    async with serve(iris.path, name="iris", max_body_bytes=4096) as client:
-        response = await client.post(IRIS, json={"instances": rows})
-    assert response.status_code == 413
-    assert "over the limit of 4096 bytes" in response.json()["error"]
-
-
 async def test_records_need_every_field_and_no_unknown_ones(serve: Serve, houses: Trained) -> None:
     missing = [{"city": "paris", "rooms": 2}]
     unknown = [{"city": "paris", "rooms": 2, "area": 40.0, "floor": 3}]
@@ -78,29 +70,6 @@ async def test_a_dict_model_refuses_arrays_with_a_hint(serve: Serve, ctr: Traine
         response = await client.post("/v1/models/ctr:predict", json={"instances": [[1, 2, 3]]})
     assert response.status_code == 400
     assert "takes records" in response.json()["error"]
-
-
-async def test_missing_values_follow_the_nan_policy(
-    serve: Serve, iris: Trained, booster_json: Trained
-) -> None:
-    row_with_null = [[5.1, None, 1.4, 0.2]]
-    async with serve(booster_json.path, name="b") as client:
-        # XGBoost treats missing values natively: allowed by default.
-        allowed = await client.post(
-            "/v1/models/b:predict", json={"instances": [[None, 1, 2, 3, 4, 5]]}
-        )
-    assert allowed.status_code == 200
-    async with serve(iris.path, name="iris") as client:
-        # LogisticRegression cannot take NaN: the model's refusal becomes a 400 naming it.
-        refused_by_model = await client.post(IRIS, json={"instances": row_with_null})
-    assert refused_by_model.status_code == 400
-    assert "missing values" in refused_by_model.json()["error"]
-    async with serve(booster_json.path, name="b", nan_policy="reject") as client:
-        refused_by_policy = await client.post(
-            "/v1/models/b:predict", json={"instances": [[None, 1, 2, 3, 4, 5]]}
-        )
-    assert refused_by_policy.status_code == 400
-    assert "nan_policy=reject" in refused_by_policy.json()["error"]
 
 
 class Flaky:

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.servers import Server
+from tests.integration.servers import RUNTIME, Server
 
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """``start(uri, name, *flags)``: a ``modelops serve`` process, stopped after the test."""
+    """``start(uri, name, *flags)``: a ``python -m modelops_runtime serve`` process (as pods
+    run it; ``program=CLI`` for ``modelops serve``), stopped after the test."""
     servers: list[Server] = []
 
-    def starting(uri: str, name: str, *extra: str) -> Server:
-        server = Server(uri, name, tmp_path, *extra)
+    def starting(uri: str, name: str, *extra: str, program: tuple[str, ...] = RUNTIME) -> Server:
+        server = Server(uri, name, tmp_path, *extra, program=program)
         servers.append(server)
         return server
 

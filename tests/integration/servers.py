@@ -28,15 +28,20 @@ def call(url: str, body: dict | None = None) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
+# What predictor pods run; ``modelops serve`` hands the same arguments to the same code.
+RUNTIME = (sys.executable, "-m", "modelops_runtime")
+CLI = (sys.executable, "-m", "modelops_cli.main")
+
+
 class Server:
-    def __init__(self, uri: str, name: str, tmp: Path, *extra: str) -> None:
+    def __init__(
+        self, uri: str, name: str, tmp: Path, *extra: str, program: tuple[str, ...] = RUNTIME
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"server-{self.port}.log"
         command = [
-            sys.executable,
-            "-m",
-            "modelops_cli.main",
+            *program,
             "serve",
             uri,
             "--name",

@@ -1,7 +1,10 @@
-"""``modelops serve`` as a real process on loopback: the same command the pods run."""
+"""The predictor as a real process on loopback: ``python -m modelops_runtime serve``, as pods
+run it, and ``modelops serve``, the same command."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import http.server
 import json
 import threading
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.integration.servers import CLI
 from tests.integration.servers import call as _call
 from tests.models import Trained
 
@@ -91,3 +95,35 @@ def test_missing_artifact_keeps_the_server_up_and_not_ready(start, tmp_path: Pat
     assert status == 503
     assert "no file or folder at" in body["error"]
     assert server.process.poll() is None
+
+
+def test_modelops_serve_runs_the_same_predictor(start, iris: Trained) -> None:
+    server = start(str(iris.path), "iris", "--version", "iris-v2", "--method", "predict_proba",
+                   program=CLI)  # fmt: skip
+    server.wait_until_ready()
+    status, body = _call(server.url + "/v1/models/iris:predict", {"instances": iris.rows})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], iris.local_predict("predict_proba"))
+    status, metadata = _call(server.url + "/v2/models/iris/versions/iris-v2")
+    assert (status, metadata["versions"]) == (200, ["iris-v2"])
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_the_server_stays_up(start, iris: Trained) -> None:
+    server = start(str(iris.path), "iris", "--max-body-bytes", "4096")
+    server.wait_until_ready()
+    rows = json.dumps({"instances": iris.rows * 100}).encode()
+    chunks = [rows[i : i + 1024] for i in range(0, len(rows), 1024)]
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    # The server may answer and close before the client has sent it all.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        connection.request(
+            "POST", "/v1/models/iris:predict", body=iter(chunks), encode_chunked=True,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+    response = connection.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read())["error"] == "request body is over the limit of 4096 bytes"
+    connection.close()
+    status, body = _call(server.url + "/v1/models/iris:predict", {"instances": iris.rows})
+    assert status == 200
+    assert body["predictions"] == iris.local_predict().tolist()

@@ -7,8 +7,6 @@ import threading
 import time
 from collections.abc import Hashable
 
-import pytest
-
 from modelops_runtime.batching import Batcher
 
 
@@ -58,31 +56,60 @@ async def test_a_bad_request_fails_alone() -> None:
     assert [o for i, o in enumerate(outcomes) if i != 3] == [[i * 10] for i in range(8) if i != 3]
 
 
-async def test_different_keys_are_never_merged() -> None:
-    seen: list[tuple[Hashable, int]] = []
+class Gate:
+    """A model call held at a gate: the first call waits there until the test opens it,
+    so everything submitted meanwhile is queued, whatever the machine's speed."""
 
-    def run(key: Hashable, payloads: list[list[int]]) -> list[list[int]]:
-        seen.append((key, len(payloads)))
-        time.sleep(0.01)
-        return payloads
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.open = threading.Event()
+        self.calls: list[tuple[Hashable, list[list[int]]]] = []
 
-    batcher = Batcher(run, max_batch_size=64)
-    await asyncio.gather(
-        *(batcher.submit(("predict" if i % 2 else "proba"), [i], 1) for i in range(10))
-    )
+    def __call__(self, key: Hashable, payloads: list[list[int]]) -> list[tuple[Hashable, list]]:
+        self.entered.set()
+        assert self.open.wait(timeout=30), "the test never opened the gate"
+        self.calls.append((key, payloads))
+        return [(key, [v * 10 for v in p]) for p in payloads]
+
+    async def hold(self, batcher: Batcher, key: Hashable, payload: list[int]) -> asyncio.Task:
+        """Submit a first request and wait until its model call is held at the gate."""
+        task = asyncio.create_task(batcher.submit(key, payload, len(payload)))
+        assert await asyncio.to_thread(self.entered.wait, 30)
+        return task
+
+
+async def test_requests_for_two_methods_batch_apart_and_get_their_own_answers() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, max_batch_size=64)
+    first = await gate.hold(batcher, "predict", [0])
+    keys = ["proba" if i % 2 else "predict" for i in range(1, 9)]
+    queued = [
+        asyncio.create_task(batcher.submit(key, [i], 1)) for i, key in enumerate(keys, start=1)
+    ]
+    await asyncio.sleep(0)  # each task runs up to its wait for an answer: all are queued
+    gate.open.set()
+    answers = await asyncio.gather(first, *queued)
     await batcher.close()
-    assert {key for key, _ in seen} == {"predict", "proba"}
+    assert gate.calls[0] == ("predict", [[0]])  # alone: nothing else was waiting yet
+    assert sorted(gate.calls[1:]) == [  # then one call per method for all that queued
+        ("predict", [[2], [4], [6], [8]]),
+        ("proba", [[1], [3], [5], [7]]),
+    ]
+    assert answers[0] == ("predict", [0])
+    assert answers[1:] == [(key, [i * 10]) for i, key in enumerate(keys, start=1)]
 
 
-@pytest.mark.parametrize("wait_ms", [5.0])
-async def test_waiting_collects_requests_that_arrive_a_little_later(wait_ms: float) -> None:
+async def test_waiting_collects_requests_that_arrive_a_little_later() -> None:
+    """With a wait, a batch stays open for requests that come after the first one: here
+    until it is full (6 rows), so no clock decides how the requests are grouped."""
     run = Recorder()
-    batcher = Batcher(run, max_batch_size=64, max_wait_s=wait_ms / 1000)
+    batcher = Batcher(run, max_batch_size=6, max_wait_s=60)
 
     async def later(i: int) -> list[int]:
-        await asyncio.sleep(0.001 * (i % 2))
+        await asyncio.sleep(0.001 * i)
         return await batcher.submit("k", [i], 1)
 
-    await asyncio.gather(*(later(i) for i in range(6)))
+    results = await asyncio.gather(*(later(i) for i in range(6)))
     await batcher.close()
-    assert len(run.calls) == 1
+    assert run.calls == [[1] * 6]
+    assert results == [[i * 10] for i in range(6)]

@@ -1,4 +1,4 @@
-"""OIP tensor codec (pure)."""
+"""Open Inference Protocol (V2) tensor codec, JSON and binary (pure)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ _PICKLED = {Format.JOBLIB, Format.PICKLE, Format.SKOPS}
 
 
 def _major_minor(version: str) -> tuple[int, int] | None:
+    """``(1, 5)`` for ``"1.5.2"``; None for a version string that does not start so."""
     parts = version.split(".")
     try:
         return int(parts[0]), int(parts[1])
@@ -17,8 +18,11 @@ def _major_minor(version: str) -> tuple[int, int] | None:
         return None
 
 
-def version_problems(
-    recorded: Mapping[str, str], installed: Mapping[str, str], fmt: Format, framework: str
+def framework_version_problems(
+    recorded: Mapping[str, str],
+    installed: Mapping[str, str],
+    artifact_format: Format,
+    framework: str,
 ) -> list[str]:
     """Reasons the artifact may not behave here as where it was saved; empty when it fits.
 
@@ -28,7 +32,7 @@ def version_problems(
     """
     problems = []
     checks: list[tuple[str, bool]] = []
-    if fmt in _PICKLED:
+    if artifact_format in _PICKLED:
         checks.append(("sklearn", True))
         if framework == "xgboost":
             checks.append(("xgboost", True))
@@ -38,10 +42,12 @@ def version_problems(
         saved, here = recorded.get(package), installed.get(package)
         if not saved or not here:
             continue
-        saved_mm, here_mm = _major_minor(saved), _major_minor(here)
-        if saved_mm is None or here_mm is None:
+        saved_release, here_release = _major_minor(saved), _major_minor(here)
+        if saved_release is None or here_release is None:
             continue
-        if (exact and saved_mm != here_mm) or (not exact and here_mm < saved_mm):
+        if (exact and saved_release != here_release) or (
+            not exact and here_release < saved_release
+        ):
             problems.append(
                 f"artifact was saved with {package} {saved} but this runtime has {package} {here}"
             )

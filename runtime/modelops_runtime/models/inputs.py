@@ -6,6 +6,7 @@ columns (V2) and leave as the model's input kind.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -97,7 +98,7 @@ def _records_to_input(
     records: Sequence[Mapping[str, Any]], schema: InputSchema, reject_nulls: bool
 ) -> ModelInput:
     if schema.kind is InputKind.RECORDS:
-        if reject_nulls and any(v is None for r in records for v in r.values()):
+        if reject_nulls and any(_missing(v) for r in records for v in r.values()):
             raise _nulls_refused()
         return list(records)
     if schema.feature_names is None:
@@ -154,7 +155,7 @@ def _mixed(rows: Sequence[Sequence[Any]], reject_nulls: bool) -> np.ndarray:
         raise _first_non_number(rows) from None
     if array.ndim != 2:
         raise _first_non_number(rows)
-    if reject_nulls and any(v is None for row in rows for v in row):
+    if reject_nulls and any(_missing(v) for row in rows for v in row):
         raise _nulls_refused()
     return array
 
@@ -168,7 +169,7 @@ def input_problem(model_input: ModelInput) -> str | None:
             return "instances contain missing values (null)"
         return None
     if isinstance(model_input, list):
-        has_null = any(v is None for row in model_input for v in row.values())
+        has_null = any(_missing(v) for row in model_input for v in row.values())
         return "instances contain missing values (null)" if has_null else None
     isna = getattr(model_input, "isna", None)
     if isna is not None and bool(isna().to_numpy().any()):
@@ -179,7 +180,7 @@ def input_problem(model_input: ModelInput) -> str | None:
 def _frame(rows: Sequence[Sequence[Any]], names: Sequence[str], reject_nulls: bool) -> ModelInput:
     import pandas as pd
 
-    if reject_nulls and any(v is None for row in rows for v in row):
+    if reject_nulls and any(_missing(v) for row in rows for v in row):
         raise _nulls_refused()
     for row_index, row in enumerate(rows):
         for col, value in zip(names, row, strict=True):
@@ -230,6 +231,11 @@ def _all_of(rows: Sequence[Any], kind: type, what: str) -> None:
             raise InvalidInput(
                 f"instances must all be {what}: instance {index} is {type(row).__name__}"
             )
+
+
+def _missing(value: Any) -> bool:
+    """A missing value as requests carry it: JSON null, or NaN from a V2 float tensor."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _records_expected() -> InvalidInput:

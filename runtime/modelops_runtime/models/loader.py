@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelops_runtime.artifacts import Artifact, Format, installed_versions
+from modelops_runtime.artifacts import Artifact, Format, installed_framework_versions
 from modelops_runtime.errors import ArtifactError
 from modelops_runtime.models.base import Model
-from modelops_runtime.models.compatibility import version_problems
+from modelops_runtime.models.compatibility import framework_version_problems
 from modelops_runtime.models.sklearn import SklearnModel
 from modelops_runtime.models.xgboost_booster import BoosterModel
 
@@ -18,7 +18,7 @@ from modelops_runtime.models.xgboost_booster import BoosterModel
 @dataclass(frozen=True)
 class Loaded:
     model: Model
-    version_problems: list[str] = field(default_factory=list)
+    framework_version_problems: list[str] = field(default_factory=list)
 
 
 def load(artifact: Artifact, skops_trusted: Sequence[str]) -> Loaded:
@@ -27,13 +27,16 @@ def load(artifact: Artifact, skops_trusted: Sequence[str]) -> Loaded:
         warnings.simplefilter("always")
         obj = _LOADERS[artifact.format](artifact, skops_trusted)
     model = _wrap(obj, artifact)
-    problems = version_problems(
-        artifact.metadata.framework_versions, installed_versions(), artifact.format, model.framework
+    problems = framework_version_problems(
+        artifact.metadata.framework_versions,
+        installed_framework_versions(),
+        artifact.format,
+        model.framework,
     )
     problems += [
         str(w.message) for w in caught if type(w.message).__name__ == "InconsistentVersionWarning"
     ]
-    return Loaded(model=model, version_problems=problems)
+    return Loaded(model=model, framework_version_problems=problems)
 
 
 def _load_pickle(artifact: Artifact, _trusted: Sequence[str]) -> Any:

@@ -31,7 +31,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 # A model name never holds "/" or ":", so "{name}:predict" is never read as a name.
-_PARAMETERS = {"name": "[^/:]+", "version": "[^/]+"}
+_PARAMETERS = {"name": "[^/:]+", "model_version": "[^/]+"}
 
 
 class PayloadTooLarge(ModelopsError):

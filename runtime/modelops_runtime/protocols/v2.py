@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelops_runtime.dataplane import DataPlane, Prediction
+from modelops_runtime.dataplane import DataPlane, ModelState, Prediction
 from modelops_runtime.errors import InvalidInput, ModelNotReady
 from modelops_runtime.models import InputKind, Model
 from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
@@ -30,7 +30,11 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
 
     async def server_metadata(_: Call) -> Reply:
         return json_reply(
-            {"name": "modelops", "version": _our_version(), "extensions": ["binary_tensor_data"]}
+            {
+                "name": "modelops",
+                "version": _modelops_version(),
+                "extensions": ["binary_tensor_data"],
+            }
         )
 
     async def live(_: Call) -> Reply:
@@ -43,16 +47,16 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         return json_reply({"ready": True})
 
     async def model_ready(call: Call) -> Reply:
-        state = plane.state_of(call.params["name"])
+        state = _state(plane, call)
         if not state.ready:
             raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
         return json_reply({"name": state.name, "ready": True})
 
     async def model_metadata(call: Call) -> Reply:
-        state = plane.state_of(call.params["name"])
+        state = _state(plane, call)
         body: dict[str, Any] = {
             "name": state.name,
-            "versions": [state.version] if state.version else [],
+            "versions": [state.model_version] if state.model_version else [],
             "platform": "",
             "inputs": [],
             "outputs": [],
@@ -60,7 +64,7 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
                 "ready": state.ready,
                 "reason": state.reason,
                 "message": state.message,
-                "runtime_versions": state.runtime_versions,
+                "runtime_versions": state.installed_framework_versions,
             },
         }
         if state.model is not None and state.artifact is not None:
@@ -81,11 +85,11 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
 
     async def infer(call: Call) -> Reply:
         started = time.perf_counter()
+        name = _state(plane, call).name
         raw = await call.body()
         body, binary = _split_binary(raw, call.headers.get(BINARY_HEADER))
         tensors, method, wants_binary = _decode_request(body, binary)
         metrics.decode.observe(time.perf_counter() - started)
-        name = call.params["name"]
         if len(tensors) > 1 or _content_type(body) == "pd":
             columns = {t.name: _column(t) for t in tensors}
             prediction = await plane.predict_columns(name, columns, method)
@@ -97,7 +101,8 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         return response
 
     model = "/v2/models/{name}"
-    versioned = "/v2/models/{name}/versions/{version}"
+    # The Open Inference Protocol's model version: answered when it is the one served.
+    versioned = "/v2/models/{name}/versions/{model_version}"
     return [
         Endpoint("POST", f"{model}/infer", "v2_infer", infer),
         Endpoint("POST", f"{versioned}/infer", "v2_infer", infer),
@@ -111,7 +116,13 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
     ]
 
 
-def _our_version() -> str:
+def _state(plane: DataPlane, call: Call) -> ModelState:
+    """The model a route names, with the version when the route has one (else a 404)."""
+    return plane.state_of(call.params["name"], call.params.get("model_version"))
+
+
+def _modelops_version() -> str:
+    """The version of the modelops package this server runs (the V2 server metadata)."""
     try:
         return importlib_metadata.version("modelops")
     except importlib_metadata.PackageNotFoundError:
@@ -204,8 +215,8 @@ def _encode_response(
 ) -> Reply:
     outputs = np.asarray(prediction.outputs)
     head: dict[str, Any] = {"model_name": name, "parameters": {}}
-    if plane.state.version:
-        head["model_version"] = plane.state.version
+    if plane.state.model_version:
+        head["model_version"] = plane.state.model_version
     if "id" in body:
         head["id"] = body["id"]
     if not binary:

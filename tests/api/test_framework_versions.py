@@ -11,7 +11,7 @@ from tests.api.conftest import Serve
 from tests.models import Trained
 
 
-def _with_faked_saved_version(source: Path, folder: Path) -> Path:
+def _as_if_saved_by_another_sklearn(source: Path, folder: Path) -> Path:
     """The same pickle, as if saved by another scikit-learn (same-length version string)."""
     here = sklearn.__version__.encode()
     other = b"1.0." + b"0" * (len(here) - 4)
@@ -26,7 +26,7 @@ def _with_faked_saved_version(source: Path, folder: Path) -> Path:
 async def test_inconsistent_version_warning_makes_the_server_not_ready(
     serve: Serve, iris: Trained, tmp_path: Path
 ) -> None:
-    old = _with_faked_saved_version(iris.path, tmp_path)
+    old = _as_if_saved_by_another_sklearn(iris.path, tmp_path)
     async with serve(old, name="iris") as client:
         ready = await client.get("/v2/health/ready")
     assert ready.status_code == 503

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tritonclient.http as triton
+from tritonclient.utils import InferenceServerException
 
 from tests.models import Trained
 
 
 def test_triton_http_client_binary_and_json(start, iris: Trained, houses: Trained) -> None:
-    server = start(str(iris.path), "iris")
+    server = start(str(iris.path), "iris", "--version", "iris-v1")
     server.wait_until_ready()
     client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
     assert client.is_server_live()
     assert client.is_server_ready()
     assert client.is_model_ready("iris")
+    assert client.is_model_ready("iris", "iris-v1")
+    assert not client.is_model_ready("iris", "iris-v0")
     metadata = client.get_model_metadata("iris")
     assert metadata["inputs"][0]["shape"] == [-1, 4]
 
@@ -23,6 +27,10 @@ def test_triton_http_client_binary_and_json(start, iris: Trained, houses: Traine
     binary_input.set_data_from_numpy(rows)  # the client's default: binary tensor data
     result = client.infer("iris", [binary_input])
     np.testing.assert_array_equal(result.as_numpy("predict"), iris.local_predict())
+    result = client.infer("iris", [binary_input], model_version="iris-v1")
+    np.testing.assert_array_equal(result.as_numpy("predict"), iris.local_predict())
+    with pytest.raises(InferenceServerException, match="no version 'iris-v0'"):
+        client.infer("iris", [binary_input], model_version="iris-v0")
 
     json_input = triton.InferInput("input-0", list(rows.shape), "FP64")
     json_input.set_data_from_numpy(rows, binary_data=False)

@@ -1,0 +1,223 @@
+"""The runtime's two commands, as predictor pods run them: ``serve`` and ``fetch``.
+
+``python -m modelops_runtime serve|fetch ...`` runs them without the operator or the
+``modelops`` command installed; ``modelops serve|fetch`` registers the same parsers and
+functions. Nothing heavy is imported until a command runs, so building the parser is cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from modelops_contracts.verdict import VERIFICATION_FAILED, VERIFIED, Verdict
+from modelops_runtime.errors import ArtifactError
+
+PROG = "python -m modelops_runtime"
+
+
+class CommandError(Exception):
+    """A failure the person running the command can act on; printed as one line, exit 1."""
+
+
+def register(commands: Any) -> None:
+    """Add ``serve`` and ``fetch`` to a parser's subcommands (``add_subparsers()``)."""
+    _add_serve(commands)
+    _add_fetch(commands)
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Serve one model artifact, or fetch and verify it for a pod."
+    )
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except CommandError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def _add_serve(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve a model artifact over HTTP (KServe V1 and Open Inference Protocol)",
+        description="Serve one model artifact. Flags override MODELOPS_* environment settings.",
+    )
+    parser.add_argument(
+        "model_uri", nargs="?", help="path, file://, http(s)://, s3://, gs:// or pvc:// URI"
+    )
+    parser.add_argument("--name", help="model name in the URL paths (default: 'model')")
+    parser.add_argument(
+        "--version",
+        dest="model_version",
+        help="the version this server serves (the ModelVersion's name): reported in "
+        "metadata and answered on /v2/models/NAME/versions/VERSION/...",
+    )
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--sha256", help="refuse to load unless the artifact has this sha256")
+    parser.add_argument(
+        "--format",
+        dest="artifact_format",
+        help="joblib, pickle, skops, xgboost-json or xgboost-ubj (default: detect)",
+    )
+    parser.add_argument(
+        "--method",
+        dest="default_method",
+        choices=["predict", "predict_proba"],
+        help="method used when a request names none (default predict)",
+    )
+    parser.add_argument("--max-batch-size", type=int, help="most rows merged into one model call")
+    parser.add_argument(
+        "--max-batch-wait-ms",
+        type=float,
+        help="how long a batch waits for more requests (default 0: never waits)",
+    )
+    parser.add_argument("--max-body-bytes", type=int, help="largest request body accepted")
+    parser.add_argument(
+        "--nan-policy",
+        choices=["allow", "reject"],
+        help="pass missing values to the model, or refuse them with a 400",
+    )
+    _add_allow_version_mismatch(parser)
+    parser.add_argument("--cache-dir", help="where remote artifacts are downloaded")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(run=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the predictor until it is stopped."""
+    from modelops_runtime.server import serve as run_server
+    from modelops_runtime.settings import Settings
+
+    overrides = {
+        "model_uri": args.model_uri,
+        "model_name": args.name,
+        "model_version": args.model_version,
+        "port": args.port,
+        "host": args.host,
+        "sha256": args.sha256,
+        "artifact_format": args.artifact_format,
+        "default_method": args.default_method,
+        "max_batch_size": args.max_batch_size,
+        "max_batch_wait_ms": args.max_batch_wait_ms,
+        "max_body_bytes": args.max_body_bytes,
+        "nan_policy": args.nan_policy,
+        "allow_version_mismatch": args.allow_version_mismatch,
+        "cache_dir": Path(args.cache_dir) if args.cache_dir else None,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = Settings.from_env(**overrides)
+    except ValueError as err:
+        raise CommandError(str(err)) from err
+    if not settings.model_uri:
+        raise CommandError("give a model URI (or set MODELOPS_MODEL_URI)")
+    run_server(settings)
+    return 0
+
+
+# --- fetch ---------------------------------------------------------------------------------
+
+
+def _add_fetch(commands: Any) -> None:
+    parser = commands.add_parser(
+        "fetch",
+        help="fetch, verify and test-load an artifact into a folder (a pod's init step)",
+        description="Fetch, verify and test-load an artifact into DEST/model/, and report "
+        "the verdict as one JSON line on stdout (and in the termination log).",
+    )
+    parser.add_argument("model_uri", help="path, file://, http(s)://, s3://, gs:// or pvc:// URI")
+    parser.add_argument("--dest", required=True, help="folder that receives model/<file>")
+    parser.add_argument("--sha256", help="refuse the artifact unless it has this sha256")
+    parser.add_argument(
+        "--format",
+        dest="artifact_format",
+        help="joblib, pickle, skops, xgboost-json or xgboost-ubj (default: detect)",
+    )
+    _add_allow_version_mismatch(parser)
+    parser.add_argument(
+        "--termination-log", help="also write the verdict here (a pod's /dev/termination-log)"
+    )
+    parser.set_defaults(run=fetch)
+
+
+def fetch(args: argparse.Namespace) -> int:
+    """Place the verified artifact in ``DEST/model/``; 0 when verified, 1 when refused.
+
+    Every outcome is a verdict, an unexpected failure included, so the operator always
+    has a reason to show on the ModelVersion.
+    """
+    try:
+        verdict = _fetch(Path(args.dest), args)
+    except ArtifactError as err:
+        verdict = Verdict.refused(err.reason, str(err))
+    except Exception as err:
+        verdict = Verdict.refused(VERIFICATION_FAILED, f"{type(err).__name__}: {err}")
+    print(verdict.to_json())
+    if args.termination_log:
+        Path(args.termination_log).write_text(verdict.termination_message())
+    return 0 if verdict.verified else 1
+
+
+def _fetch(dest: Path, args: argparse.Namespace) -> Verdict:
+    import shutil
+    import tempfile
+
+    from modelops_runtime.artifacts import METADATA_FILE, installed_framework_versions
+    from modelops_runtime.preparation import prepare
+    from modelops_runtime.settings import Settings
+
+    settings = Settings.from_env(
+        model_uri=args.model_uri,
+        sha256=args.sha256,
+        artifact_format=args.artifact_format,
+        allow_version_mismatch=args.allow_version_mismatch,
+    )
+    dest.mkdir(parents=True, exist_ok=True)
+    placed = dest / "model"
+    with tempfile.TemporaryDirectory(dir=dest) as cache:
+        prepared = prepare(settings, cache_dir=Path(cache))
+        artifact = prepared.artifact
+        staging = dest / ".model-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        shutil.copyfile(artifact.path, staging / artifact.path.name)
+        metadata = artifact.path.parent / METADATA_FILE
+        if metadata.exists():
+            shutil.copyfile(metadata, staging / METADATA_FILE)
+        shutil.rmtree(placed, ignore_errors=True)
+        staging.rename(placed)
+    return Verdict(
+        reason=VERIFIED,
+        framework=prepared.loaded.model.framework,
+        format=artifact.format.value,
+        sha256=artifact.sha256,
+        recorded_versions=artifact.metadata.framework_versions,
+        runtime_versions=installed_framework_versions(),
+        metrics=artifact.metadata.metrics,
+        version_problems=tuple(prepared.loaded.framework_version_problems),
+    )
+
+
+def _add_allow_version_mismatch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-version-mismatch",
+        action="store_const",
+        const=True,
+        help="serve even if the artifact was saved with other framework versions",
+    )
