@@ -173,6 +173,17 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     wait_for(gone, timeout=120, what=f"namespace {name} to be deleted")
 
 
+def audit_log() -> Path:
+    """The local cluster's API server audit log (write requests, metadata only)."""
+    if os.environ.get("CLUSTER", "local") != "local":
+        pytest.skip("the API server audit log is read on the local cluster's node")
+    state = Path(os.environ.get("MODELOPS_CLUSTER_STATE", "/var/lib/modelops-cluster"))
+    path = state / "logs" / "audit.log"
+    if not path.is_file():
+        _unavailable(f"no audit log at {path} (make cluster-up starts the API server with one)")
+    return path
+
+
 @dataclass(frozen=True)
 class S3:
     """The cluster's S3 server: the same endpoint and credentials for host and pods."""
