@@ -19,3 +19,4 @@ class Kind:
 
 MODEL = Kind("Model", "models", "model", ("mdl",))
 MODEL_VERSION = Kind("ModelVersion", "modelversions", "modelversion", ("mv",))
+TRAINING_JOB = Kind("TrainingJob", "trainingjobs", "trainingjob", ("tj",))

@@ -53,7 +53,9 @@ def camel(name: str) -> str:
 
 
 def openapi(cls: type, doc: str = "", rules: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """The OpenAPI v3 schema of a dataclass, its fields documented and validated."""
+    """The OpenAPI v3 schema of a dataclass, its fields documented and validated; CEL rules
+    on the whole object come from ``rules`` or the class's ``RULES``."""
+    rules = rules if rules is not None else getattr(cls, "RULES", None)
     hints = get_type_hints(cls)
     properties: dict[str, Any] = {}
     required: list[str] = []

@@ -1,0 +1,122 @@
+"""What a training pod reports: the trainer entrypoint writes it as one JSON line to the
+pod's termination log, the operator reads it back from the pod's status to create the
+ModelVersion, decide its promotion, and say why a run failed.
+
+Also the environment the entrypoint gives the user's code: these names are the trainer
+contract (docs/training.md), set by the operator on the pod and read by the entrypoint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+# Reasons a run ends with.
+TRAINED = "Trained"
+PACKAGE_NOT_FOUND = "PackageNotFound"
+PACKAGE_INSTALL_FAILED = "PackageInstallFailed"
+TRAINER_FAILED = "TrainerFailed"
+NO_MODEL_WRITTEN = "NoModelWritten"
+UPLOAD_FAILED = "UploadFailed"
+EVALUATION_FAILED = "EvaluationFailed"
+# The kubelet keeps at most 4 KiB of a termination message.
+TERMINATION_MESSAGE_LIMIT = 4000
+
+# The trainer contract: environment of the user's code.
+MODEL_DIR = "MODELOPS_MODEL_DIR"
+"""Where the code writes its model (one file, or a folder with one model file)."""
+METRICS_FILE = "MODELOPS_METRICS_FILE"
+"""A JSON object of metrics, written by the code (or report_metrics())."""
+HYPERTUNE_FILE = "CLOUD_ML_HP_METRIC_FILE"
+"""Where cloudml-hypertune's report_hyperparameter_tuning_metric writes; read too."""
+RUN_DATE = "MODELOPS_RUN_DATE"
+"""The time the run is for (RFC 3339, UTC): its schedule's tick, or its start."""
+MODEL_NAME = "MODELOPS_MODEL"
+VERSION_NAME = "MODELOPS_VERSION"
+"""The ModelVersion a successful run becomes."""
+OUTPUT_URI = "MODELOPS_OUTPUT_URI"
+"""The store folder the entrypoint uploads the model to."""
+BASELINE_URI = "MODELOPS_BASELINE_URI"
+"""The serving version's artifact, which the evaluation hook also scores."""
+BASELINE_VERSION = "MODELOPS_BASELINE_VERSION"
+RANK = "MODELOPS_RANK"
+WORLD_SIZE = "MODELOPS_WORLD_SIZE"
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """How a run ended. On success: where the model went and what it scored; with an
+    evaluation hook, also the serving version's score on the same held-out data."""
+
+    reason: str
+    message: str = ""
+    artifact_uri: str = ""
+    sha256: str = ""
+    format: str = ""
+    framework: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+    """The serving version, scored by the evaluation hook on this run's held-out data."""
+    candidate_metrics: dict[str, float] = field(default_factory=dict)
+    """This run's model, scored by the same hook on the same data."""
+    exit_code: int = 0
+    log_tail: str = ""
+
+    @property
+    def trained(self) -> bool:
+        return self.reason == TRAINED
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v not in ("", {}, 0)},
+                          sort_keys=True)  # fmt: skip
+
+    def termination_message(self) -> str:
+        """The JSON line within what the kubelet keeps: the log tail, then the message,
+        are cut first (from their start: their end says most)."""
+        line = self.to_json()
+        excess = len(line) - TERMINATION_MESSAGE_LIMIT
+        if excess <= 0:
+            return line
+        tail = _cut(self.log_tail, excess)
+        excess -= len(self.log_tail) - len(tail)
+        message = _cut(self.message, excess) if excess > 0 else self.message
+        return replace(self, log_tail=tail, message=message).to_json()[:TERMINATION_MESSAGE_LIMIT]
+
+    @classmethod
+    def from_termination(cls, message: str, exit_code: int) -> TrainingResult:
+        """What a pod reported; a message that is not a result (the pod was killed before
+        it wrote one) becomes a failure that quotes it."""
+        try:
+            data: Any = json.loads(message)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("reason"), str):
+            return cls(
+                reason=data["reason"],
+                message=str(data.get("message", "")),
+                artifact_uri=str(data.get("artifact_uri", "")),
+                sha256=str(data.get("sha256", "")),
+                format=str(data.get("format", "")),
+                framework=str(data.get("framework", "")),
+                metrics=_numbers(data.get("metrics")),
+                baseline_metrics=_numbers(data.get("baseline_metrics")),
+                candidate_metrics=_numbers(data.get("candidate_metrics")),
+                exit_code=int(data.get("exit_code") or 0),
+                log_tail=str(data.get("log_tail", "")),
+            )
+        return cls(reason=TRAINER_FAILED, message=message.strip()[-1000:], exit_code=exit_code)
+
+
+def _cut(text: str, excess: int) -> str:
+    """``text`` without its first ``excess`` characters (and room for a marker)."""
+    if excess <= 0:
+        return text
+    keep = len(text) - excess - 3
+    return "..." + text[-keep:] if keep > 0 else ""
+
+
+def _numbers(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
