@@ -31,8 +31,8 @@ from modelops_operator.modelversion.builders import (
     PredictorInputs,
     deployment,
 )
-from modelops_operator.pods import TERMINATION_LOG
 from modelops_operator.modelversion.status import Observed, version_status
+from modelops_operator.pods import TERMINATION_LOG
 from tests.e2e.conftest import S3
 from tests.e2e.operator_support import upload
 
