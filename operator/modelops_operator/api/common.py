@@ -99,3 +99,21 @@ class Condition:
         "Empty for a condition that decides Ready; Warning or Info for one that only informs.",
         default="",
     )
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What the gate decided for a candidate, with both numbers."""
+
+    decision: Literal["Promoted", "Rejected", "Pending", "Pinned"] = prop("The outcome.")
+    reason: str = prop("Why, for people.", default="")
+    version: str = prop("The candidate version.", default="")
+    serving_version: str = prop("The version it was compared with.", default="")
+    metric: str = prop("The metric compared.", default="")
+    candidate_value: float | None = prop("The candidate's value.", default=None)
+    serving_value: float | None = prop("The serving version's value.", default=None)
+    basis: Literal["", "same-data", "recorded"] = prop(
+        "same-data: both scored on the run's held-out data by the evaluation hook; "
+        "recorded: the metrics each version recorded when it was trained.",
+        default="",
+    )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelops_operator.api.common import NAME_PATTERN, PREDICTOR_RULES, Condition, Predictor
+from modelops_operator.api.common import (
+    NAME_PATTERN,
+    PREDICTOR_RULES,
+    Condition,
+    Predictor,
+    PromotionDecision,
+)
 from modelops_operator.api.schema import prop
 
 
@@ -71,6 +77,9 @@ class ModelStatus:
     url: str | None = prop("In-cluster predict URL of the Model.", default=None)
     versions: int | None = prop("How many ModelVersions belong to the Model.", default=None)
     ready_versions: int | None = prop("How many of them are Ready.", default=None)
+    promotion: PromotionDecision | None = prop(
+        "The promotion gate's decision on the newest trained candidate.", default=None
+    )
     observed_generation: int | None = prop("The spec generation last reconciled.", default=None)
     conditions: tuple[Condition, ...] = prop(
         "ServingVersionReady and ServiceReady make Ready; TrafficSplit informs.",
