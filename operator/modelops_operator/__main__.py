@@ -10,9 +10,8 @@ from typing import Any
 
 import kopf
 
-from modelops_operator import handlers
-
-SETTINGS = handlers.SETTINGS
+from modelops_operator import handlers  # noqa: F401 (registers the handlers)
+from modelops_operator.handlers.indexes import SETTINGS
 
 
 @kopf.on.startup()
@@ -41,7 +40,10 @@ def main() -> None:
     asyncio.run(
         kopf.operator(
             clusterwide=not SETTINGS.namespaces,
-            namespaces=SETTINGS.namespaces,
+            # The operator's own namespace too: the activator's endpoints are there.
+            namespaces=[*SETTINGS.namespaces, SETTINGS.operator_namespace]
+            if SETTINGS.namespaces
+            else [],
             liveness_endpoint=f"http://0.0.0.0:{SETTINGS.liveness_port}/healthz",
             peering_name=SETTINGS.peering or None,
             standalone=not SETTINGS.peering,

@@ -36,6 +36,7 @@ _PLURALS = {
     ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
     ("batch/v1", "Job"): "jobs",
+    ("discovery.k8s.io/v1", "EndpointSlice"): "endpointslices",
     ("batch/v1", "CronJob"): "cronjobs",
     (API_VERSION, MODEL.kind): MODEL.plural,
     (API_VERSION, MODEL_VERSION.kind): MODEL_VERSION.plural,

@@ -19,6 +19,17 @@ def predictor(version: str) -> str:
     return f"{version}-predictor"
 
 
+def private_service(version: str) -> str:
+    """The Service that selects one version's pods: Kubernetes keeps its EndpointSlices
+    (the pods' addresses and readiness), which the operator and the activator read."""
+    return f"{predictor(version)}-private"
+
+
+def endpoint_slice(service: str) -> str:
+    """The EndpointSlice the operator writes for one of its selectorless Services."""
+    return f"{service}-modelops"
+
+
 def model_service(model: str) -> str:
     """The Service whose selector follows the Model's serving version."""
     return model
@@ -62,3 +73,9 @@ JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 def trial_job(training_job: str, number: int) -> str:
     """The Job of trial ``number`` of a search."""
     return f"{training_job}-t{number}"
+
+
+SLICE_MANAGER = "modelops.dev"
+"""endpointslice.kubernetes.io/managed-by of the slices the operator writes."""
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+SLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"

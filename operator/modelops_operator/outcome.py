@@ -36,9 +36,10 @@ class Blocked(Exception):
 
 
 def apply_child(
-    desired: dict[str, Any], live: dict[str, Any] | None, outcome: Outcome
+    desired: dict[str, Any], live: dict[str, Any] | None, outcome: Outcome, quiet: bool = False
 ) -> dict[str, Any]:
-    """Apply one child, noting an Event when it was created or changed."""
+    """Apply one child, noting an Event when it was created or changed (``quiet``: a
+    child that changes as a matter of course, such as the endpoints, gets none)."""
     kind, name = desired["kind"], desired["metadata"]["name"]
     try:
         action, result = kube.apply(desired, live)
@@ -48,7 +49,7 @@ def apply_child(
         if err.transient:
             raise
         raise Blocked("ApplyRefused", f"the API server refused {kind} {name}: {err}") from err
-    if action != "unchanged":
+    if action != "unchanged" and not quiet:
         outcome.note(action.capitalize(), f"{action} {kind} {name}")
     return result
 

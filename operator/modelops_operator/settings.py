@@ -32,6 +32,11 @@ class Settings:
     catches what a lost watch event would leave behind (as controller-runtime's periodic
     resync does)."""
     liveness_port: int = 8081
+    activator_service: str = "modelops-activator"
+    """The activator's Service, in ``operator_namespace``: its pods take the requests of
+    versions at zero and of traffic splits."""
+    activator_port: int = 8080
+    operator_namespace: str = "modelops-system"
     instance: str = DEFAULT_INSTANCE
     """Which namespaces this install serves: those labelled ``modelops.dev/instance`` with
     this name, and, for the default instance, those without the label."""
@@ -70,6 +75,9 @@ class Settings:
             cluster_domain=env.get("MODELOPS_CLUSTER_DOMAIN", defaults.cluster_domain),
             resync_seconds=float(env.get("MODELOPS_RESYNC_SECONDS", defaults.resync_seconds)),
             liveness_port=int(env.get("MODELOPS_LIVENESS_PORT", defaults.liveness_port)),
+            activator_service=env.get("MODELOPS_ACTIVATOR_SERVICE", defaults.activator_service),
+            activator_port=int(env.get("MODELOPS_ACTIVATOR_PORT", defaults.activator_port)),
+            operator_namespace=env.get("POD_NAMESPACE", defaults.operator_namespace),
             instance=instance,
             peering=env.get("MODELOPS_PEERING", f"modelops-{instance}"),
             watch_server_timeout=int(

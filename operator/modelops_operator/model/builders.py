@@ -1,18 +1,18 @@
-"""A Model's child: the Service whose selector follows the serving version (pure)."""
+"""A Model's child: the Service that routes to its serving version or its split (pure)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from modelops_contracts.serving import Route
 from modelops_operator import names
-from modelops_operator.meta import Owner, service
+from modelops_operator.endpoints import routed_service
+from modelops_operator.meta import Owner
 
 
-def model_service(owner: Owner, serving_version: str) -> dict[str, Any]:
-    """The Model's Service (owned by the Model): its selector is the serving version's pods."""
-    return service(
-        owner,
-        names.model_service(owner.name),
-        names.child_labels(owner.name),
-        names.version_labels(owner.name, serving_version),
+def model_service(owner: Owner, routes: list[Route]) -> dict[str, Any]:
+    """The Model's Service (owned by the Model): no selector; its endpoints are the one
+    version's ready pods, or the activator for a split or a version at zero."""
+    return routed_service(
+        owner, names.model_service(owner.name), names.child_labels(owner.name), routes
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from modelops_contracts.serving import Route
 from modelops_operator.conditions import ConditionSet, Observation, merge
 
 SERVING_VERSION_READY = "ServingVersionReady"
@@ -31,6 +32,8 @@ class VersionSummary:
     it never serves by the Model's rule (a pin still wins)."""
     decision: dict[str, Any] | None = None
     """The promotion gate's decision on it, when it was trained behind one."""
+    active: bool = False
+    """A pod of it is ready now."""
 
 
 def _newest_first(versions: list[VersionSummary]) -> list[VersionSummary]:
@@ -54,35 +57,48 @@ def expired(versions: list[VersionSummary], keep_last: int | None, serving: set[
 
 
 def serving_observation(
-    pin: str | None, serving: str | None, versions: list[VersionSummary]
+    pin: str | None, serving: str | None, versions: list[VersionSummary], split: bool = False
 ) -> Observation:
     by_name = {v.name: v for v in versions}
     if serving is None:
         return Observation.false(
             SERVING_VERSION_READY, "NoReadyVersion", "no version of this model is Ready yet"
         )
+    chosen = "Pinned" if pin == serving else "Stable" if split else "Serving"
+    named = "defaultVersion" if pin == serving else "the stable version of the split"
     if serving not in by_name:
         return Observation.false(
-            SERVING_VERSION_READY, "PinnedVersionMissing", f"defaultVersion {pin} does not exist"
+            SERVING_VERSION_READY, f"{chosen}VersionMissing", f"{named} {serving} does not exist"
         )
     if not by_name[serving].ready:
         return Observation.false(
-            SERVING_VERSION_READY, "PinnedVersionNotReady", f"defaultVersion {pin} is not Ready"
+            SERVING_VERSION_READY, f"{chosen}VersionNotReady", f"{named} {serving} is not Ready"
         )
-    how = "pinned by defaultVersion" if pin else "the newest Ready version"
+    how = (
+        "pinned by defaultVersion" if pin == serving
+        else "the stable version of the split" if split else "the newest Ready version"
+    )  # fmt: skip
     return Observation.true(SERVING_VERSION_READY, "Serving", f"{serving} serves the model ({how})")
 
 
-def traffic_observation(traffic: tuple[Any, ...]) -> Observation | None:
+def traffic_observation(
+    traffic: tuple[Any, ...], routes: list[Route], rollout: dict[str, Any] | None
+) -> Observation | None:
+    """How the split stands (Info: it informs, Ready does not wait on it)."""
     if not traffic:
         return None
-    return Observation.false(
-        TRAFFIC_SPLIT,
-        "RouterRequired",
-        "traffic splits need the modelops router, which is not installed; "
-        "the serving version takes all requests",
-        "Warning",
-    )
+    shares = ", ".join(f"{r.version} {r.percent}%" for r in routes)
+    if rollout and rollout.get("phase") == "RolledBack":
+        return Observation(TRAFFIC_SPLIT, "False", "RolledBack",
+                           f"{rollout.get('candidate')} was rolled back: {rollout.get('reason')}; "
+                           f"in effect: {shares}", "Warning")  # fmt: skip
+    wanted = {t.version for t in traffic if t.percent}
+    missing = wanted - {r.version for r in routes}
+    if missing:
+        return Observation(TRAFFIC_SPLIT, "Unknown", "WaitingForPods",
+                           f"{', '.join(sorted(missing))} gets its share once a pod of it is "
+                           f"ready; in effect: {shares}", "Info")  # fmt: skip
+    return Observation(TRAFFIC_SPLIT, "True", "Split", f"in effect: {shares}", "Info")
 
 
 def model_status(
@@ -95,10 +111,13 @@ def model_status(
     current: dict[str, Any],
     generation: int,
     now: str,
+    serving: str | None = None,
+    routes: list[Route] | None = None,
+    rollout: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    serving = serving_version(pin, versions)
-    observations = [serving_observation(pin, serving, versions), service]
-    split = traffic_observation(traffic)
+    serving = serving if serving is not None else serving_version(pin, versions)
+    observations = [serving_observation(pin, serving, versions, bool(traffic)), service]
+    split = traffic_observation(traffic, routes or [], rollout)
     shown = [*observations, CONDITIONS.ready(observations), *([split] if split else [])]
     decided = next((v.decision for v in _newest_first(versions) if v.decision), None)
     return {
@@ -106,6 +125,8 @@ def model_status(
         "url": url if serving else None,
         "versions": len(versions),
         "readyVersions": sum(v.ready for v in versions),
+        "traffic": [{"version": r.version, "percent": r.percent} for r in routes or []],
+        "rollout": rollout,
         "promotion": decided,
         "observedGeneration": generation,
         "conditions": merge(current.get("conditions") or [], shown, generation, now),

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from modelops_contracts.serving import Route
 from modelops_operator import names
 from modelops_operator.api.common import Predictor
 from modelops_operator.api.modelversion import ModelVersionSpec
+from modelops_operator.endpoints import routed_service
 from modelops_operator.meta import Owner, metadata, service
 from modelops_operator.pods import (
     RUNTIME_COMMAND,
@@ -58,11 +60,12 @@ def merge_predictor(version: Predictor | None, model: Predictor | None) -> Predi
     return dataclasses.replace(model, **overrides)
 
 
-def replicas(predictor: Predictor, served_once: bool) -> int:
-    """Pods to run. A version with ``minReplicas: 0`` still starts one pod until it has
-    been Ready once, so a bad artifact or image is found at once, not on the first
-    request (Knative's initial scale)."""
-    wanted = 1 if predictor.min_replicas is None else predictor.min_replicas
+def replicas(predictor: Predictor, served_once: bool, decided: int | None = None) -> int:
+    """Pods to run: the autoscaler's decision when it made one, else the fewest allowed.
+    A version still starts one pod until it has been Ready once, so a bad artifact or
+    image is found at once, not on the first request (Knative's initial scale)."""
+    fewest = 1 if predictor.min_replicas is None else predictor.min_replicas
+    wanted = fewest if decided is None else decided
     return wanted if wanted or served_once else 1
 
 
@@ -200,11 +203,22 @@ def deployment(inputs: PredictorInputs) -> dict[str, Any]:
     }
 
 
-def version_service(owner: Owner, model: str) -> dict[str, Any]:
-    """The Service of one ModelVersion (owned by it): its own pods only."""
+def private_service(owner: Owner, model: str) -> dict[str, Any]:
+    """The Service that selects the version's own pods; Kubernetes keeps its endpoints."""
     return service(
+        owner,
+        names.private_service(owner.name),
+        names.child_labels(model, owner.name),
+        names.version_labels(model, owner.name),
+    )
+
+
+def version_service(owner: Owner, model: str) -> dict[str, Any]:
+    """The version's public Service (its URL): no selector; its endpoints are the pods
+    while some are ready, else the activator, which wakes the version."""
+    return routed_service(
         owner,
         names.predictor(owner.name),
         names.child_labels(model, owner.name),
-        names.version_labels(model, owner.name),
+        [Route(owner.name, 100)],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelops_contracts.serving import Route
 from modelops_operator import names
 from modelops_operator.api.model import TrafficTarget
 from modelops_operator.conditions import Observation
@@ -88,20 +89,31 @@ def test_a_refused_service_fails_ready_with_its_reason():
     assert (ready_of(found)["status"], ready_of(found)["reason"]) == ("False", "NotOwned")
 
 
-def test_traffic_split_is_reported_as_needing_the_router():
-    split = (TrafficTarget("ctr-v1", 50), TrafficTarget("ctr-v2", 50))
-    found = status(traffic=split)
+def test_a_split_waiting_for_its_candidate_informs_without_deciding_ready():
+    split = (TrafficTarget("ctr-v1", 90), TrafficTarget("ctr-v2", 10))
+    found = model_status(
+        pin=None, traffic=split, versions=[V1, V2], service=APPLIED, url="u", current={},
+        generation=1, now="t", serving="ctr-v1", routes=[Route("ctr-v1", 100)],
+    )  # fmt: skip
     traffic = condition_of(found, "TrafficSplit")
-    assert (traffic["status"], traffic["reason"]) == ("False", "RouterRequired")
-    assert traffic["severity"] == "Warning"
-    assert ready_of(found)["status"] == "True"  # a warning does not decide Ready
+    assert (traffic["status"], traffic["reason"]) == ("Unknown", "WaitingForPods")
+    assert traffic["severity"] == "Info"
+    assert ready_of(found)["status"] == "True"
+    assert found["traffic"] == [{"version": "ctr-v1", "percent": 100}]
+    assert condition_of(found, "ServingVersionReady")["message"] == (
+        "ctr-v1 serves the model (the stable version of the split)"
+    )
     cleared = status(current=found)
     assert all(c["type"] != "TrafficSplit" for c in cleared["conditions"])
 
 
 def test_model_service_follows_the_serving_version():
     owner = Owner("Model", "ctr", "team", "uid-m")
-    service = model_service(owner, "ctr-v2")
+    service = model_service(owner, [Route("ctr-v2", 90), Route("ctr-v3", 10)])
     assert service["metadata"]["name"] == "ctr"
     assert service["metadata"]["ownerReferences"][0]["kind"] == "Model"
-    assert service["spec"]["selector"] == {names.MODEL_LABEL: "ctr", names.VERSION_LABEL: "ctr-v2"}
+    assert "selector" not in service["spec"]
+    assert service["metadata"]["labels"][names.MODEL_LABEL] == "ctr"
+    assert service["metadata"]["annotations"]["modelops.dev/routes"] == (
+        '[{"version":"ctr-v2","percent":90},{"version":"ctr-v3","percent":10}]'
+    )

@@ -15,6 +15,7 @@ from modelops_operator.modelversion.builders import (
     deployment,
     fetch_args,
     merge_predictor,
+    private_service,
     replicas,
     serve_args,
     version_service,
@@ -187,10 +188,16 @@ def test_version_settings_win_over_model_defaults():
     assert merge_predictor(None, None) == Predictor()
 
 
-def test_version_service_selects_its_pods():
-    service = version_service(OWNER, "ctr")
-    assert service["metadata"]["name"] == "ctr-v1-predictor"
-    assert service["spec"]["selector"] == {names.MODEL_LABEL: "ctr", names.VERSION_LABEL: "ctr-v1"}
-    assert service["spec"]["ports"] == [
+def test_the_private_service_selects_its_pods_and_the_public_one_is_routed():
+    private = private_service(OWNER, "ctr")
+    assert private["metadata"]["name"] == "ctr-v1-predictor-private"
+    assert private["spec"]["selector"] == {names.MODEL_LABEL: "ctr", names.VERSION_LABEL: "ctr-v1"}
+    public = version_service(OWNER, "ctr")
+    assert public["metadata"]["name"] == "ctr-v1-predictor"
+    assert "selector" not in public["spec"]  # the operator writes its endpoints
+    assert public["metadata"]["annotations"]["modelops.dev/routes"] == (
+        '[{"version":"ctr-v1","percent":100}]'
+    )
+    assert public["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]

@@ -1,0 +1,56 @@
+"""TrainingJob: one reconcile entry, run on its own changes and on its runs'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from modelops_operator import names
+from modelops_operator.api import TRAINING_JOB
+from modelops_operator.handlers.indexes import (
+    KNOWN,
+    OF_A_TRAINING_JOB,
+    SETTINGS,
+    TRAINING_JOBS,
+    ours,
+)
+from modelops_operator.sync import deliver, first, retried, serialized
+from modelops_operator.trainingjob.reconcile import Known, reconcile_training
+
+
+def sync_training(namespace: str, name: str) -> None:
+    found = KNOWN.indexes
+    body = first(found.training_jobs, (namespace, name))
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    model = first(found.models, (namespace, str(body["spec"].get("model"))))
+    serving_name = ((model or {}).get("status") or {}).get("servingVersion")
+    serving = first(found.model_versions, (namespace, serving_name)) if serving_name else None
+    known = Known(
+        body=body,
+        jobs=list(found.training_runs.get((namespace, name), [])),
+        pods=list(found.training_pods.get((namespace, name), [])),
+        cron_job=first(found.training_schedules, (namespace, name)),
+        model=model,
+        serving=serving,
+        produced=list(found.trained_versions.get((namespace, name), [])),
+    )
+    with serialized((TRAINING_JOB.kind, namespace, name)):
+        deliver(body, reconcile_training(known, SETTINGS))
+
+
+@kopf.on.resume(*TRAINING_JOBS, when=ours)
+@kopf.on.create(*TRAINING_JOBS, when=ours)
+@kopf.on.update(*TRAINING_JOBS, when=ours)
+@kopf.timer(*TRAINING_JOBS, interval=SETTINGS.resync_seconds, when=ours)
+def training_job(*, namespace: str, name: str, **_: Any) -> None:
+    retried(lambda: sync_training(namespace, name))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=OF_A_TRAINING_JOB, when=ours)
+@kopf.on.event("batch", "v1", "cronjobs", labels=OF_A_TRAINING_JOB, when=ours)
+@kopf.on.event("v1", "pods", labels=OF_A_TRAINING_JOB, when=ours)
+def training_run_changed(*, namespace: str, labels: kopf.Labels, **_: Any) -> None:
+    owner = labels[names.TRAINING_JOB_LABEL]
+    retried(lambda: sync_training(namespace, owner), in_place=True)

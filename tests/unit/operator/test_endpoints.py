@@ -1,0 +1,43 @@
+"""Where a routed Service's requests go: the pods directly, or the activator."""
+
+from __future__ import annotations
+
+from modelops_contracts.serving import Route
+from modelops_operator.endpoints import PROXY, SERVE, endpoints_of, mode, ready, slice_manifest
+from modelops_operator.meta import Owner
+
+SLICE = {
+    "endpoints": [
+        {"addresses": ["10.0.0.2"], "conditions": {"ready": True}, "nodeName": "n",
+         "targetRef": {"name": "p2"}},
+        {"addresses": ["10.0.0.1"], "conditions": {"ready": False, "serving": False}},
+    ]
+}  # fmt: skip
+
+
+def test_endpoints_keep_their_conditions():
+    found = endpoints_of([SLICE])
+    assert [e.ip for e in found] == ["10.0.0.1", "10.0.0.2"]
+    assert [e.ip for e in ready(found)] == ["10.0.0.2"]
+    assert found[1].pod == "p2"
+
+
+def test_serve_only_one_version_with_ready_pods():
+    assert mode([Route("v1", 100)], True) == SERVE
+    assert mode([Route("v1", 100)], False) == PROXY
+    assert mode([Route("v1", 90), Route("v2", 10)], True) == PROXY
+
+
+def test_the_slice_names_its_service_and_its_manager():
+    owner = Owner("ModelVersion", "ctr-v1", "team", "u")
+    manifest = slice_manifest(owner, "ctr-v1-predictor", {"a": "b"}, endpoints_of([SLICE]), 8080)
+    labels = manifest["metadata"]["labels"]
+    assert labels["kubernetes.io/service-name"] == "ctr-v1-predictor"
+    assert labels["endpointslice.kubernetes.io/managed-by"] == "modelops.dev"
+    assert manifest["metadata"]["name"] == "ctr-v1-predictor-modelops"
+    assert manifest["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    assert manifest["endpoints"][1] == {
+        "addresses": ["10.0.0.2"],
+        "conditions": {"ready": True, "serving": True, "terminating": False},
+        "nodeName": "n",
+    }
