@@ -13,5 +13,6 @@ from modelops_operator.handlers import (  # noqa: F401 (registration by import)
     model,
     modelversion,
     namespaces,
+    rollout,
     trainingjob,
 )
