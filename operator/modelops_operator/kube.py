@@ -34,6 +34,8 @@ _PLURALS = {
     ("v1", "Service"): "services",
     ("v1", "Pod"): "pods",
     ("v1", "Event"): "events",
+    ("v1", "ServiceAccount"): "serviceaccounts",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "clusterrolebindings",
     ("apps/v1", "Deployment"): "deployments",
     ("batch/v1", "Job"): "jobs",
     ("discovery.k8s.io/v1", "EndpointSlice"): "endpointslices",
@@ -72,14 +74,16 @@ class Ref:
     def of(cls, manifest: dict[str, Any]) -> Ref:
         meta = manifest["metadata"]
         return cls(
-            manifest["apiVersion"], manifest["kind"], meta["namespace"], meta.get("name", "")
-        )
+            manifest["apiVersion"], manifest["kind"], meta.get("namespace", ""),
+            meta.get("name", ""),
+        )  # fmt: skip
 
     def path(self) -> str:
+        """The object's path; a cluster-scoped kind has no namespace."""
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        path = (
-            f"{prefix}/namespaces/{quote(self.namespace)}/{_PLURALS[(self.api_version, self.kind)]}"
-        )
+        plural = _PLURALS[(self.api_version, self.kind)]
+        scope = f"/namespaces/{quote(self.namespace)}" if self.namespace else ""
+        path = f"{prefix}{scope}/{plural}"
         return f"{path}/{quote(self.name)}" if self.name else path
 
 
@@ -148,12 +152,13 @@ def get(ref: Ref) -> dict[str, Any] | None:
 def apply(desired: dict[str, Any], live: dict[str, Any] | None) -> tuple[Action, dict[str, Any]]:
     """Make a child match ``desired`` (server-side apply, our field manager). ``live`` is
     its last known state from a watch; None means it was not seen, so it is read first:
-    a child of that name that we do not own is ``NotOwned``, never overwritten."""
+    a child of that name that we do not own is ``NotOwned``, never overwritten. (An object
+    with no owner, shared by a namespace's versions, is only ever applied.)"""
     ref = Ref.of(desired)
     if live is None:
         live = get(ref)
-    uid = desired["metadata"]["ownerReferences"][0]["uid"]
-    if live is not None and not owned_by(live, uid):
+    owners = desired["metadata"].get("ownerReferences") or []
+    if owners and live is not None and not owned_by(live, owners[0]["uid"]):
         raise NotOwned(
             f"{ref.kind} {ref.name} exists and is not owned by this object; delete or rename it"
         )

@@ -8,9 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from modelops_contracts.serving import Route
+from modelops_contracts.serving import (
+    API_KEYS_DIR_ENV,
+    AUTH_MODE_ENV,
+    AUTH_RESOURCE_ENV,
+    Route,
+)
 from modelops_operator import names
 from modelops_operator.api.common import Predictor
+from modelops_operator.api.model import Auth
 from modelops_operator.api.modelversion import ModelVersionSpec
 from modelops_operator.endpoints import routed_service
 from modelops_operator.meta import Owner, metadata, service
@@ -27,6 +33,7 @@ from modelops_operator.pods import (
 MODEL_DIR = "/models"
 CACHE_DIR = "/cache"
 PVC_ROOT = "/mnt/pvc"
+API_KEYS_DIR = "/etc/modelops/api-keys"
 """Where a ``pvc://CLAIM/PATH`` artifact's claim is mounted (read-only) for the fetch step;
 the runtime reads ``MODELOPS_PVC_ROOT``."""
 FETCH_CONTAINER = "fetch"
@@ -44,6 +51,8 @@ class PredictorInputs:
     replicas: int
     storage_secret: str = ""
     image_pull_policy: str = "IfNotPresent"
+    auth: Auth | None = None
+    """The Model's: who may call predict (the predictor itself checks)."""
 
 
 def merge_predictor(version: Predictor | None, model: Predictor | None) -> Predictor:
@@ -161,14 +170,51 @@ def _volumes(spec: ModelVersionSpec) -> list[dict[str, Any]]:
     return volumes
 
 
+def _auth_env(inputs: PredictorInputs) -> list[dict[str, str]]:
+    mode = inputs.auth.mode if inputs.auth else "none"
+    found = [{"name": AUTH_MODE_ENV, "value": mode}]
+    if mode == "apiKey":
+        found.append({"name": API_KEYS_DIR_ENV, "value": API_KEYS_DIR})
+    if mode == "kubernetes":
+        resource = f"{inputs.owner.namespace}/{inputs.spec.model}"
+        found.append({"name": AUTH_RESOURCE_ENV, "value": resource})
+    return found
+
+
 def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
     container = _container(inputs, PREDICTOR_CONTAINER, serve_args(inputs))
-    container["env"] += env(inputs.predictor.env)
+    container["env"] += _auth_env(inputs) + env(inputs.predictor.env)
+    if inputs.auth and inputs.auth.mode == "apiKey":
+        container["volumeMounts"].append(
+            {"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True}
+        )
     container["ports"] = [{"name": "http", "containerPort": names.HTTP_PORT, "protocol": "TCP"}]
     container["readinessProbe"] = _probe("/v2/health/ready", period=2, failures=2)
     container["livenessProbe"] = _probe("/v2/health/live", period=10, failures=3)
     container["startupProbe"] = _probe("/v2/health/live", period=1, failures=120)
     return container
+
+
+def _pod(inputs: PredictorInputs) -> dict[str, Any]:
+    """The pod: no API access, unless it must review the tokens of its callers."""
+    volumes = _volumes(inputs.spec)
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security(),
+        "initContainers": [fetch_container(inputs)],
+        "containers": [predictor_container(inputs)],
+        "volumes": volumes,
+    }
+    # Drain: readiness fails at once, then what is held finishes (the runtime's delay).
+    pod["terminationGracePeriodSeconds"] = 30
+    mode = inputs.auth.mode if inputs.auth else "none"
+    if mode == "apiKey" and inputs.auth and inputs.auth.secret_name:
+        volumes.append({"name": "api-keys", "secret": {"secretName": inputs.auth.secret_name}})
+    if mode == "kubernetes":
+        pod["serviceAccountName"] = names.PREDICTOR_ACCOUNT
+        pod["automountServiceAccountToken"] = True
+    return pod
 
 
 def deployment(inputs: PredictorInputs) -> dict[str, Any]:
@@ -188,17 +234,7 @@ def deployment(inputs: PredictorInputs) -> dict[str, Any]:
             "replicas": inputs.replicas,
             "selector": {"matchLabels": selector},
             "progressDeadlineSeconds": 600,
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security(),
-                    "initContainers": [fetch_container(inputs)],
-                    "containers": [predictor_container(inputs)],
-                    "volumes": _volumes(spec),
-                },
-            },
+            "template": {"metadata": {"labels": pod_labels}, "spec": _pod(inputs)},
         },
     }
 
@@ -222,3 +258,25 @@ def version_service(owner: Owner, model: str) -> dict[str, Any]:
         names.child_labels(model, owner.name),
         [Route(owner.name, 100)],
     )
+
+
+def reviewer_account(namespace: str) -> list[dict[str, Any]]:
+    """For Models with ``kubernetes`` auth: the predictors' ServiceAccount in
+    ``namespace``, allowed to ask the API server who a caller is and what it may do
+    (the built-in ``system:auth-delegator`` role, meant for exactly this)."""
+    labels = {names.MANAGED_BY: names.MANAGER}
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": names.PREDICTOR_ACCOUNT, "namespace": namespace, "labels": labels},
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{names.PREDICTOR_ACCOUNT}-{namespace}", "labels": labels},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "system:auth-delegator"},
+        "subjects": [{"kind": "ServiceAccount", "name": names.PREDICTOR_ACCOUNT,
+                      "namespace": namespace}],
+    }  # fmt: skip
+    return [account, binding]

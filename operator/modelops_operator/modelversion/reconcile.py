@@ -27,6 +27,7 @@ from modelops_operator.modelversion.builders import (
     merge_predictor,
     private_service,
     replicas,
+    reviewer_account,
     version_service,
 )
 from modelops_operator.modelversion.status import (
@@ -93,9 +94,12 @@ def reconcile_version(known: Known, settings: Settings) -> Outcome:
     else:
         inputs = PredictorInputs(
             owner, spec, predictor, image, wanted,
-            settings.storage_secret, settings.image_pull_policy,
+            settings.storage_secret, settings.image_pull_policy, model.auth,
         )  # fmt: skip
         try:
+            if model.auth and model.auth.mode == "kubernetes":
+                for shared in reviewer_account(owner.namespace):
+                    apply_child(shared, None, outcome, quiet=True)
             _apply_endpoints(
                 known, owner, spec.model, wanted=wanted, settings=settings, outcome=outcome
             )
