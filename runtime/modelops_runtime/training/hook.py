@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _function(module_name: str, name: str, required: bool) -> Any:
     try:
         module = importlib.import_module(module_name)
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         traceback.print_exc()
         raise HookError(f"cannot import {module_name}: {type(err).__name__}: {err}") from err
     function = getattr(module, name, None)
@@ -80,7 +80,7 @@ def _score(function: Any, hook: str, path: Path, role: str) -> dict[str, float]:
         raise HookError(f"cannot load {ROLES[role]} to score it: {err} ({err.reason})") from err
     try:
         result = function(model)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # an argparse error in the hook exits
         traceback.print_exc()
         raise HookError(f"{hook} raised on {ROLES[role]}: {type(err).__name__}: {err}") from err
     if not isinstance(result, Mapping):
