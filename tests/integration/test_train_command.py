@@ -28,6 +28,7 @@ from modelops_contracts.training import (
     TRAINED,
     TRAINER_FAILED,
     UPLOAD_FAILED,
+    TrainingResult,
 )
 from modelops_contracts.verdict import Verdict
 from modelops_runtime.artifacts import installed_framework_versions
@@ -363,3 +364,23 @@ def test_package_serving_version_and_output_on_s3(
     fetched = storage.fetch(result.artifact_uri, tmp_path / "cache")
     assert sorted(p.name for p in fetched.iterdir()) == ["metadata.json", "model.pkl"]
     assert pickle.loads((fetched / "model.pkl").read_bytes()) == {"C": 0.9}
+
+
+def test_a_stopped_pod_stops_the_trainer_and_says_so(tmp_path: Path) -> None:
+    """SIGTERM (a cancel, a deadline) goes on to the trainer; the result still comes."""
+    import signal
+
+    log = tmp_path / "termination-log"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "modelops_runtime", "train", "--module", "tinytrainer.sleepy",
+         "--output", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work"),
+         "--termination-log", str(log)],
+        env={**os.environ, **in_image(TINY)}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 1
+    result = TrainingResult.from_termination(log.read_text(), 1)
+    assert (result.reason, result.exit_code) == (TRAINER_FAILED, 143)
+    assert result.message.startswith("the trainer was killed by SIGTERM")
