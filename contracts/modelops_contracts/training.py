@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 # Reasons a run ends with.
@@ -76,6 +77,8 @@ class TrainingResult:
     format: str = ""
     framework: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    baseline_version: str = ""
+    """The version the hook scored beside this run's model (the one serving at the start)."""
     baseline_metrics: dict[str, float] = field(default_factory=dict)
     """The serving version, scored by the evaluation hook on this run's held-out data."""
     candidate_metrics: dict[str, float] = field(default_factory=dict)
@@ -120,6 +123,7 @@ class TrainingResult:
                 format=str(data.get("format", "")),
                 framework=str(data.get("framework", "")),
                 metrics=_numbers(data.get("metrics")),
+                baseline_version=str(data.get("baseline_version", "")),
                 baseline_metrics=_numbers(data.get("baseline_metrics")),
                 candidate_metrics=_numbers(data.get("candidate_metrics")),
                 exit_code=int(data.get("exit_code") or 0),
@@ -140,3 +144,19 @@ def _numbers(value: Any) -> dict[str, float]:
     if not isinstance(value, dict):
         return {}
     return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
+
+
+SCHEDULE_NAME = "MODELOPS_SCHEDULE"
+"""Set instead of MODELOPS_RUN_DATE on a scheduled run: the CronJob's name. Its Jobs are
+named <cronjob>-<minutes since the epoch of the scheduled time>, so a pod derives its
+run's time from its Job's name (MODELOPS_JOB_NAME)."""
+JOB_NAME = "MODELOPS_JOB_NAME"
+
+
+def scheduled_time(job_name: str, schedule_name: str) -> str | None:
+    """The scheduled time (RFC 3339, UTC) of a CronJob's Job, from its name."""
+    prefix = f"{schedule_name}-"
+    minutes = job_name.removeprefix(prefix)
+    if not job_name.startswith(prefix) or not minutes.isdigit():
+        return None
+    return datetime.fromtimestamp(int(minutes) * 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

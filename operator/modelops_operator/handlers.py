@@ -11,26 +11,30 @@ objects, or labelled later) is reconciled from them at once.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from modelops_operator import names
-from modelops_operator.api import GROUP, MODEL, MODEL_VERSION, VERSION
+from modelops_operator.api import GROUP, MODEL, MODEL_VERSION, TRAINING_JOB, VERSION
 from modelops_operator.conditions import READY, is_true
 from modelops_operator.model.reconcile import reconcile_model
 from modelops_operator.model.status import VersionSummary
 from modelops_operator.modelversion.reconcile import reconcile_version
 from modelops_operator.settings import Settings
 from modelops_operator.sync import Key, deliver, first, retried, serialized
+from modelops_operator.trainingjob.reconcile import Known, reconcile_training
 
 SETTINGS = Settings.from_env()
 MODEL_VERSIONS = (GROUP, VERSION, MODEL_VERSION.plural)
 MODELS = (GROUP, VERSION, MODEL.plural)
+TRAINING_JOBS = (GROUP, VERSION, TRAINING_JOB.plural)
 MANAGED: dict[str, Any] = {names.MANAGED_BY: names.MANAGER}
 OF_A_VERSION = {**MANAGED, names.VERSION_LABEL: kopf.PRESENT}
 OF_A_MODEL = {**MANAGED, names.MODEL_LABEL: kopf.PRESENT, names.VERSION_LABEL: kopf.ABSENT}
+OF_A_TRAINING_JOB = {names.TRAINING_JOB_LABEL: kopf.PRESENT}
 
 Bodies = kopf.Index[Key, dict[str, Any]]
 
@@ -66,8 +70,20 @@ def versions_of_models(*, namespace: str, name: str, body: kopf.Body, **_: Any) 
     if body.metadata.get("deletionTimestamp"):  # going away: never chosen to serve
         return None
     ready = is_true(list(body.status.get("conditions") or []), READY)
-    summary = VersionSummary(name, str(body.metadata.creation_timestamp), ready)
+    held = body.metadata.labels.get(names.PROMOTION_LABEL) in ("rejected", "pending")
+    summary = VersionSummary(
+        name, str(body.metadata.creation_timestamp), ready, not held, _decision(body)
+    )
     return {(namespace, str(body.spec.get("model"))): summary}
+
+
+def _decision(body: kopf.Body) -> dict[str, Any] | None:
+    raw = body.metadata.annotations.get(names.PROMOTION_DECISION)
+    try:
+        found = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 @kopf.index(*MODELS)
@@ -88,6 +104,32 @@ def services(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
 @kopf.index("v1", "pods", labels={**OF_A_VERSION, names.COMPONENT: names.PREDICTOR})
 def predictor_pods(*, namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> object:
     return {(namespace, labels[names.VERSION_LABEL]): {"status": dict(body.status)}}
+
+
+@kopf.index(*TRAINING_JOBS)
+def training_jobs(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, name): _body(body)}
+
+
+@kopf.index("batch", "v1", "jobs", labels={**MANAGED, **OF_A_TRAINING_JOB})
+def training_runs(*, namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, labels[names.TRAINING_JOB_LABEL]): dict(body)}
+
+
+@kopf.index("v1", "pods", labels={**MANAGED, **OF_A_TRAINING_JOB})
+def training_pods(*, namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> object:
+    slim = {"metadata": dict(body.metadata), "status": dict(body.status)}
+    return {(namespace, labels[names.TRAINING_JOB_LABEL]): slim}
+
+
+@kopf.index("batch", "v1", "cronjobs", labels={**MANAGED, **OF_A_TRAINING_JOB})
+def training_schedules(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, name): dict(body)}
+
+
+@kopf.index(*MODEL_VERSIONS, labels=OF_A_TRAINING_JOB)
+def trained_versions(*, namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> object:
+    return {(namespace, labels[names.TRAINING_JOB_LABEL]): {"metadata": dict(body.metadata)}}
 
 
 # --- ModelVersion ---------------------------------------------------------------------
@@ -195,6 +237,71 @@ def model_service_changed(
     known = ModelIndexes(models, versions_of_models, services)
     model_name = labels[names.MODEL_LABEL]
     retried(lambda: sync_model(namespace, model_name, known), in_place=True)
+
+
+# --- TrainingJob ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingIndexes:
+    """What a TrainingJob's reconcile reads: itself, its Jobs, pods and CronJob, its Model
+    and the version serving it, and the versions its runs produced."""
+
+    training_jobs: Bodies
+    training_runs: Bodies
+    training_pods: Bodies
+    training_schedules: Bodies
+    models: Bodies
+    model_versions: Bodies
+    trained_versions: Bodies
+
+
+def sync_training(namespace: str, name: str, known: TrainingIndexes) -> None:
+    body = first(known.training_jobs, (namespace, name))
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    model = first(known.models, (namespace, str(body["spec"].get("model"))))
+    serving_name = ((model or {}).get("status") or {}).get("servingVersion")
+    serving = first(known.model_versions, (namespace, serving_name)) if serving_name else None
+    world = Known(
+        body=body,
+        jobs=list(known.training_runs.get((namespace, name), [])),
+        pods=list(known.training_pods.get((namespace, name), [])),
+        cron_job=first(known.training_schedules, (namespace, name)),
+        model=model,
+        serving=serving,
+        produced=list(known.trained_versions.get((namespace, name), [])),
+    )
+    with serialized((TRAINING_JOB.kind, namespace, name)):
+        deliver(body, reconcile_training(world, SETTINGS))
+
+
+@kopf.on.resume(*TRAINING_JOBS, when=ours)
+@kopf.on.create(*TRAINING_JOBS, when=ours)
+@kopf.on.update(*TRAINING_JOBS, when=ours)
+@kopf.timer(*TRAINING_JOBS, interval=SETTINGS.resync_seconds, when=ours)
+def training_job(
+    *, namespace: str, name: str, training_jobs: Bodies, training_runs: Bodies,
+    training_pods: Bodies, training_schedules: Bodies, models: Bodies, model_versions: Bodies,
+    trained_versions: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = TrainingIndexes(training_jobs, training_runs, training_pods, training_schedules,
+                            models, model_versions, trained_versions)  # fmt: skip
+    retried(lambda: sync_training(namespace, name, known))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, **OF_A_TRAINING_JOB}, when=ours)
+@kopf.on.event("batch", "v1", "cronjobs", labels={**MANAGED, **OF_A_TRAINING_JOB}, when=ours)
+@kopf.on.event("v1", "pods", labels={**MANAGED, **OF_A_TRAINING_JOB}, when=ours)
+def training_run_changed(
+    *, namespace: str, labels: kopf.Labels, training_jobs: Bodies, training_runs: Bodies,
+    training_pods: Bodies, training_schedules: Bodies, models: Bodies, model_versions: Bodies,
+    trained_versions: Bodies, **_: Any,
+) -> None:  # fmt: skip
+    known = TrainingIndexes(training_jobs, training_runs, training_pods, training_schedules,
+                            models, model_versions, trained_versions)  # fmt: skip
+    owner = labels[names.TRAINING_JOB_LABEL]
+    retried(lambda: sync_training(namespace, owner, known), in_place=True)
 
 
 # --- a namespace that becomes ours -----------------------------------------------------

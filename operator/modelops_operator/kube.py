@@ -36,6 +36,8 @@ _PLURALS = {
     ("v1", "Pod"): "pods",
     ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
+    ("batch/v1", "Job"): "jobs",
+    ("batch/v1", "CronJob"): "cronjobs",
     (API_VERSION, MODEL.kind): MODEL.plural,
     (API_VERSION, MODEL_VERSION.kind): MODEL_VERSION.plural,
     (API_VERSION, TRAINING_JOB.kind): TRAINING_JOB.plural,
@@ -200,6 +202,24 @@ def _stamped(desired: dict[str, Any]) -> dict[str, Any]:
 
 def _annotation(obj: dict[str, Any]) -> str | None:
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(APPLIED)
+
+
+def create(desired: dict[str, Any]) -> bool:
+    """Create an object that is written once (a Job, whose pod template is immutable; a
+    version a run produced); False when it exists already."""
+    ref = Ref.of(desired)
+    try:
+        request("POST", Ref(ref.api_version, ref.kind, ref.namespace).path(), desired)
+    except KubeError as err:
+        if err.status == 409:
+            return False
+        raise
+    return True
+
+
+def suspend_job(ref: Ref) -> None:
+    """Stop a Job's pods and keep the Job (and its record)."""
+    request("PATCH", ref.path(), {"spec": {"suspend": True}}, "application/merge-patch+json")
 
 
 def patch_status(ref: Ref, status: dict[str, Any]) -> None:

@@ -43,3 +43,22 @@ def predict_url(service: str, namespace: str, model: str, domain: str) -> str:
 
 INSTANCE_LABEL = f"{GROUP}/instance"
 """On a namespace: the name of the modelops install that serves it (unset: the default)."""
+
+
+TRAINING_JOB_LABEL = f"{GROUP}/trainingjob"
+"""On a training Job, its pods and the version it produced: the TrainingJob's name."""
+RUN_LABEL = f"{GROUP}/run"
+"""On a produced version: the Job (the run) that trained it."""
+PROMOTION_LABEL = f"{GROUP}/promotion"
+"""On a produced version: promoted, rejected or pending; only promoted (or unlabelled)
+versions may serve by the Model's rule."""
+PROMOTION_DECISION = f"{GROUP}/promotion-decision"
+"""Annotation on a produced version: the gate's decision with both numbers (JSON)."""
+TRAINER = "trainer"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+"""Set by the Job controller on its pods."""
+
+
+def trial_job(training_job: str, number: int) -> str:
+    """The Job of trial ``number`` of a search."""
+    return f"{training_job}-t{number}"

@@ -24,6 +24,8 @@ class Settings:
     """Secret (in each version's namespace) whose keys become the predictor's env: the S3
     endpoint and credentials. Optional in the pod: a missing Secret means no credentials."""
     image_pull_policy: str = "IfNotPresent"
+    model_store: str = ""
+    """Store prefix trained models are written under when a TrainingJob names none."""
     cluster_domain: str = "cluster.local"
     resync_seconds: float = 600.0
     """A safety net only: status follows the children's watch events, and this resync
@@ -64,6 +66,7 @@ class Settings:
             namespaces=namespaces,
             storage_secret=env.get("MODELOPS_STORAGE_SECRET", defaults.storage_secret),
             image_pull_policy=env.get("MODELOPS_IMAGE_PULL_POLICY", defaults.image_pull_policy),
+            model_store=env.get("MODELOPS_MODEL_STORE", defaults.model_store),
             cluster_domain=env.get("MODELOPS_CLUSTER_DOMAIN", defaults.cluster_domain),
             resync_seconds=float(env.get("MODELOPS_RESYNC_SECONDS", defaults.resync_seconds)),
             liveness_port=int(env.get("MODELOPS_LIVENESS_PORT", defaults.liveness_port)),

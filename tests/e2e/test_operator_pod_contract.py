@@ -28,11 +28,11 @@ from modelops_operator.meta import Owner
 from modelops_operator.modelversion.builders import (
     CACHE_DIR,
     MODEL_DIR,
-    TERMINATION_LOG,
     PredictorInputs,
     deployment,
 )
 from modelops_operator.modelversion.status import Observed, version_status
+from modelops_operator.pods import TERMINATION_LOG
 from tests.e2e.conftest import S3
 from tests.e2e.operator_support import upload
 

@@ -17,12 +17,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Rules on the namespaced resources the operator reconciles. */}}
 {{- define "modelops.namespacedRules" -}}
 - apiGroups: [modelops.dev]
-  resources: [models, modelversions]
-  # patch: kopf's finalizer and progress annotations; delete: retention (keepLast).
-  verbs: [get, list, watch, patch, delete]
+  resources: [models, modelversions, trainingjobs]
+  # patch: kopf's finalizer and progress annotations; delete: retention (keepLast);
+  # create: the versions that training runs produce.
+  verbs: [get, list, watch, patch, delete, create]
 - apiGroups: [modelops.dev]
-  resources: [models/status, modelversions/status]
+  resources: [models/status, modelversions/status, trainingjobs/status]
   verbs: [get, patch]
+# Training runs: a Job each (written once), a CronJob for a schedule.
+- apiGroups: [batch]
+  resources: [jobs, cronjobs]
+  verbs: [get, list, watch, create, patch]
 # Children are written with server-side apply (patch), which also creates them.
 - apiGroups: [apps]
   resources: [deployments]

@@ -40,27 +40,36 @@ class Predictor:
     a field set on the ModelVersion wins."""
 
     min_replicas: int | None = prop(
-        "Fewest pods (0 scales the version to zero: it keeps its spec but serves nothing "
-        "until scaled up). Default 1.",
+        "Fewest pods. 0 lets the version scale to zero when idle; the next request wakes "
+        "it. Default 1.",
         default=None,
         minimum=0,
         maximum=100,
     )
     max_replicas: int | None = prop(
-        "Most pods the autoscaler may run. Default: minReplicas.",
+        "Most pods the autoscaler may run; equal to minReplicas, the size is fixed. "
+        "Default: minReplicas, or 1 when minReplicas is 0.",
         default=None,
         minimum=1,
         maximum=100,
     )
     target_concurrency: int | None = prop(
-        "In-flight requests per pod the autoscaler aims for (used by the router).",
+        "In-flight requests per pod the autoscaler aims for. Default 8.",
         default=None,
         minimum=1,
+        maximum=1000,
     )
     idle_timeout_seconds: int | None = prop(
-        "Seconds without requests before scaling to zero (used by the router).",
+        "With minReplicas 0: seconds without a request before the version scales to "
+        "zero. Default 300.",
+        default=None,
+        minimum=10,
+    )
+    scale_down_delay_seconds: int | None = prop(
+        "How long a lower demand must last before pods are removed. Default 30.",
         default=None,
         minimum=0,
+        maximum=3600,
     )
     method: Literal["predict", "predict_proba"] | None = prop(
         "Method used when a request names none. Default predict.", default=None
@@ -97,5 +106,23 @@ class Condition:
     observed_generation: int = prop("The spec generation this condition judged.", default=0)
     severity: Literal["", "Warning", "Info"] = prop(
         "Empty for a condition that decides Ready; Warning or Info for one that only informs.",
+        default="",
+    )
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What the gate decided for a candidate, with both numbers."""
+
+    decision: Literal["Promoted", "Rejected", "Pending", "Pinned"] = prop("The outcome.")
+    reason: str = prop("Why, for people.", default="")
+    version: str = prop("The candidate version.", default="")
+    serving_version: str = prop("The version it was compared with.", default="")
+    metric: str = prop("The metric compared.", default="")
+    candidate_value: float | None = prop("The candidate's value.", default=None)
+    serving_value: float | None = prop("The serving version's value.", default=None)
+    basis: Literal["", "same-data", "recorded"] = prop(
+        "same-data: both scored on the run's held-out data by the evaluation hook; "
+        "recorded: the metrics each version recorded when it was trained.",
         default="",
     )

@@ -83,6 +83,12 @@ class ModelVersionStatus:
     replicas: int | None = prop("Pods of the version.", default=None)
     ready_replicas: int | None = prop("Pods ready to serve.", default=None)
     desired_replicas: int | None = prop("Pods the operator asks for.", default=None)
+    concurrency: float | None = prop(
+        "In-flight requests per pod, averaged over the autoscaler's stable window.", default=None
+    )
+    last_request_time: str | None = prop(
+        "When the version last answered a request (to the minute).", default=None
+    )
     framework: str | None = prop("Framework of the loaded model.", default=None)
     format: str | None = prop("Format of the verified artifact.", default=None)
     sha256: str | None = prop("sha256 of the verified model file.", default=None)

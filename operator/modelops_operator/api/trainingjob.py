@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from modelops_operator.api.common import NAME_PATTERN, Condition, EnvVar, Resources
+from modelops_operator.api.common import (
+    NAME_PATTERN,
+    Condition,
+    EnvVar,
+    PromotionDecision,
+    Resources,
+)
 from modelops_operator.api.schema import prop
 
 METRIC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
@@ -128,6 +134,14 @@ class Hyperparameters:
         map_keys=["name"],
     )
 
+    RULES: ClassVar[list[tuple[str, str]]] = [
+        (
+            "self.algorithm != 'grid' || self.parameters.all(p, p.type != 'double')",
+            "a grid search needs integer, categorical or discrete parameters",
+        ),
+        ("self.parameters.size() > 0", "a search needs parameters"),
+    ]
+
 
 @dataclass(frozen=True)
 class TrainingJobSpec:
@@ -220,24 +234,6 @@ class Trial:
     job: str = prop("Its Job.", default="")
     artifact: str = prop("Where its model was written.", default="")
     message: str = prop("Why it failed.", default="")
-
-
-@dataclass(frozen=True)
-class PromotionDecision:
-    """What the gate decided for a candidate, with both numbers."""
-
-    decision: Literal["Promoted", "Rejected", "Pending", "Pinned"] = prop("The outcome.")
-    reason: str = prop("Why, for people.", default="")
-    version: str = prop("The candidate version.", default="")
-    serving_version: str = prop("The version it was compared with.", default="")
-    metric: str = prop("The metric compared.", default="")
-    candidate_value: float | None = prop("The candidate's value.", default=None)
-    serving_value: float | None = prop("The serving version's value.", default=None)
-    basis: Literal["", "same-data", "recorded"] = prop(
-        "same-data: both scored on the run's held-out data by the evaluation hook; "
-        "recorded: the metrics each version recorded when it was trained.",
-        default="",
-    )
 
 
 @dataclass(frozen=True)

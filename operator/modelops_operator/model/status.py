@@ -26,6 +26,11 @@ class VersionSummary:
     name: str
     created: str  # RFC 3339, sorts by time
     ready: bool
+    eligible: bool = True
+    """False for a trained candidate the promotion gate rejected or holds for a person:
+    it never serves by the Model's rule (a pin still wins)."""
+    decision: dict[str, Any] | None = None
+    """The promotion gate's decision on it, when it was trained behind one."""
 
 
 def _newest_first(versions: list[VersionSummary]) -> list[VersionSummary]:
@@ -33,10 +38,11 @@ def _newest_first(versions: list[VersionSummary]) -> list[VersionSummary]:
 
 
 def serving_version(pin: str | None, versions: list[VersionSummary]) -> str | None:
-    """The pin if set (even if not ready: a pin wins), else the newest Ready version."""
+    """The pin if set (even if not ready: a pin wins), else the newest Ready version that
+    the promotion gate did not hold back."""
     if pin:
         return pin
-    return next((v.name for v in _newest_first(versions) if v.ready), None)
+    return next((v.name for v in _newest_first(versions) if v.ready and v.eligible), None)
 
 
 def expired(versions: list[VersionSummary], keep_last: int | None, serving: set[str]) -> list[str]:
@@ -94,11 +100,13 @@ def model_status(
     observations = [serving_observation(pin, serving, versions), service]
     split = traffic_observation(traffic)
     shown = [*observations, CONDITIONS.ready(observations), *([split] if split else [])]
+    decided = next((v.decision for v in _newest_first(versions) if v.decision), None)
     return {
         "servingVersion": serving,
         "url": url if serving else None,
         "versions": len(versions),
         "readyVersions": sum(v.ready for v in versions),
+        "promotion": decided,
         "observedGeneration": generation,
         "conditions": merge(current.get("conditions") or [], shown, generation, now),
     }

@@ -12,17 +12,23 @@ from modelops_operator import names
 from modelops_operator.api.common import Predictor
 from modelops_operator.api.modelversion import ModelVersionSpec
 from modelops_operator.meta import Owner, metadata, service
+from modelops_operator.pods import (
+    RUNTIME_COMMAND,
+    TERMINATION_LOG,
+    container_security,
+    env,
+    pod_security,
+    resources,
+    storage_env_from,
+)
 
 MODEL_DIR = "/models"
 CACHE_DIR = "/cache"
 PVC_ROOT = "/mnt/pvc"
 """Where a ``pvc://CLAIM/PATH`` artifact's claim is mounted (read-only) for the fetch step;
 the runtime reads ``MODELOPS_PVC_ROOT``."""
-RUNTIME_COMMAND = ["python", "-m", "modelops_runtime"]
-TERMINATION_LOG = "/dev/termination-log"
 FETCH_CONTAINER = "fetch"
 PREDICTOR_CONTAINER = "predictor"
-RUNTIME_UID = 1000
 
 
 @dataclass(frozen=True)
@@ -67,16 +73,6 @@ def claim_of(uri: str) -> str | None:
     return urlparse(uri).netloc or None
 
 
-def security_context() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def fetch_args(spec: ModelVersionSpec) -> list[str]:
     args = ["fetch", spec.artifact.uri, "--dest", MODEL_DIR, "--termination-log", TERMINATION_LOG]
     if spec.artifact.sha256:
@@ -105,13 +101,6 @@ def serve_args(inputs: PredictorInputs) -> list[str]:
     return args
 
 
-def _resources(predictor: Predictor) -> dict[str, Any]:
-    if predictor.resources is None:
-        return {}
-    found = {"requests": predictor.resources.requests, "limits": predictor.resources.limits}
-    return {key: {k: str(v) for k, v in value.items()} for key, value in found.items() if value}
-
-
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
@@ -132,13 +121,13 @@ def _container(inputs: PredictorInputs, name: str, args: list[str]) -> dict[str,
             {"name": "model", "mountPath": MODEL_DIR},
             {"name": "cache", "mountPath": CACHE_DIR},
         ],
-        "securityContext": security_context(),
+        "securityContext": container_security(),
     }
-    resources = _resources(inputs.predictor)
-    if resources:
-        container["resources"] = resources
+    wanted = resources(inputs.predictor.resources)
+    if wanted:
+        container["resources"] = wanted
     if inputs.storage_secret:
-        container["envFrom"] = [{"secretRef": {"name": inputs.storage_secret, "optional": True}}]
+        container["envFrom"] = storage_env_from(inputs.storage_secret)
     return container
 
 
@@ -171,7 +160,7 @@ def _volumes(spec: ModelVersionSpec) -> list[dict[str, Any]]:
 
 def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
     container = _container(inputs, PREDICTOR_CONTAINER, serve_args(inputs))
-    container["env"] += [{"name": e.name, "value": e.value} for e in inputs.predictor.env]
+    container["env"] += env(inputs.predictor.env)
     container["ports"] = [{"name": "http", "containerPort": names.HTTP_PORT, "protocol": "TCP"}]
     container["readinessProbe"] = _probe("/v2/health/ready", period=2, failures=2)
     container["livenessProbe"] = _probe("/v2/health/live", period=10, failures=3)
@@ -201,13 +190,7 @@ def deployment(inputs: PredictorInputs) -> dict[str, Any]:
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUNTIME_UID,
-                        "runAsGroup": RUNTIME_UID,
-                        "fsGroup": RUNTIME_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security(),
                     "initContainers": [fetch_container(inputs)],
                     "containers": [predictor_container(inputs)],
                     "volumes": _volumes(spec),

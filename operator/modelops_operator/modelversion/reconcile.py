@@ -5,6 +5,7 @@ One path for create, update, resume, the children's events and the safety resync
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,7 +75,7 @@ def reconcile_version(
         names.predictor(owner.name), owner.namespace, spec.model, settings.cluster_domain
     )
     wanted_status = version_status(
-        Observed(wanted, found_deployment, pods, blocked),
+        Observed(wanted, found_deployment, pods, blocked, _decision(body)),
         current,
         int(body["metadata"].get("generation") or 0),
         utc_now(),
@@ -92,3 +93,12 @@ def _note_ready_change(current: dict[str, Any], wanted: dict[str, Any], outcome:
         outcome.note(
             str(new.get("reason")), str(new.get("message")), warning=new.get("status") == "False"
         )
+
+
+def _decision(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    raw = (body["metadata"].get("annotations") or {}).get(names.PROMOTION_DECISION)
+    try:
+        found = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None

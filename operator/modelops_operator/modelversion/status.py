@@ -31,6 +31,7 @@ from modelops_operator.modelversion.builders import FETCH_CONTAINER
 
 RESOURCES_AVAILABLE = "ResourcesAvailable"
 ACTIVE = "Active"
+PROMOTION = "Promotion"
 CONDITIONS = ConditionSet((ARTIFACT_VERIFIED, RUNTIME_COMPATIBLE, RESOURCES_AVAILABLE))
 
 # Container waiting reasons a user must act on; anything else is still starting.
@@ -56,6 +57,8 @@ class Observed:
     pods: list[dict[str, Any]]
     blocked: Observation | None = None
     """Why the children cannot be made at all (unknown runtime, NotOwned, refused)."""
+    promotion: dict[str, Any] | None = None
+    """The promotion gate's decision, for a version a TrainingJob produced behind one."""
 
 
 def served_once(status: dict[str, Any]) -> bool:
@@ -213,6 +216,13 @@ def active_observation(observed: Observed) -> Observation:
     return Observation.unknown(ACTIVE, "Activating", "waiting for a predictor pod to be ready")
 
 
+def promotion_observation(decision: dict[str, Any]) -> Observation:
+    """What the gate decided, shown (Info: it never decides Ready)."""
+    outcome = str(decision.get("decision", ""))
+    status = {"Promoted": TRUE, "Pinned": TRUE, "Rejected": "False"}.get(outcome, "Unknown")
+    return Observation(PROMOTION, status, outcome, str(decision.get("reason", "")), "Info")
+
+
 def phase(ready: Observation, active: Observation) -> str:
     if ready.status == "False":
         return "Failed"
@@ -234,6 +244,7 @@ def version_status(
     ]
     ready = CONDITIONS.ready(observations)
     active = active_observation(observed)
+    informed = [promotion_observation(observed.promotion)] if observed.promotion else []
     deployment_status = (observed.deployment or {}).get("status") or {}
     status: dict[str, Any] = {
         "phase": phase(ready, active),
@@ -242,7 +253,7 @@ def version_status(
         "readyReplicas": int(deployment_status.get("readyReplicas") or 0),
         "desiredReplicas": observed.wanted,
         "observedGeneration": generation,
-        "conditions": merge(conditions, [*observations, ready, active], generation, now),
+        "conditions": merge(conditions, [*observations, ready, active, *informed], generation, now),
     }
     recorded = _recorded(found) if found and found.verified else _kept_record(current)
     return status | recorded

@@ -1,0 +1,125 @@
+"""What the serving path's processes tell each other: the predictor's and the activator's
+stats (read by the operator's autoscaler and rollout analysis), how the operator tells
+the activator where a Service's requests go, and how the activator asks for a wake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATS_PATH = "/modelops/stats"
+"""Served by every predictor and activator pod: a JSON ``PodStats`` / ``ActivatorStats``."""
+
+ROUTES_ANNOTATION = "modelops.dev/routes"
+"""On a Service the operator manages (a Model's, or a version's public one): where its
+requests go, as JSON ``[{"version": name, "percent": n}, ...]``. The activator reads it
+when the Service's endpoints point at the activator."""
+ACTIVATION_ANNOTATION = "modelops.dev/activation-requested"
+"""On a ModelVersion: written by the activator (RFC 3339 time, UTC) when it holds a
+request for the version and no pod of it is ready; the operator scales it up at once."""
+PRIVATE_SUFFIX = "-private"
+"""A version's private Service (``<version>-predictor-private``): selects its pods, so its
+EndpointSlices list their addresses and readiness for the activator and the operator."""
+TARGET_HEADER = "X-Modelops-Service"
+"""Names the Service a request was sent to (``namespace/name``), for clients whose Host
+header does not (the Kubernetes API server's service proxy rewrites it)."""
+WOKE_HEADER = "X-Modelops-Cold-Start"
+"""On an answer the activator had to wait for a pod for: the seconds it held the request."""
+AUTH_MODE_ENV = "MODELOPS_AUTH_MODE"
+"""none, apiKey or kubernetes: how the predictor checks who calls predict."""
+API_KEYS_DIR_ENV = "MODELOPS_API_KEYS_DIR"
+"""apiKey: a folder (the mounted Secret) whose files each hold one accepted key."""
+AUTH_RESOURCE_ENV = "MODELOPS_AUTH_RESOURCE"
+"""kubernetes: ``namespace/model``, the Model a caller must be allowed to predict on."""
+
+
+@dataclass(frozen=True)
+class PodStats:
+    """A predictor pod's load: what the autoscaler averages across a version's pods."""
+
+    in_flight: int
+    """Predict requests being served now (not health probes, not metrics scrapes)."""
+    requests: int
+    """Predict requests answered since the pod started."""
+    last_request: float
+    """Unix time of the last answer; 0 before the first."""
+    started: float
+    draining: bool = False
+    """The pod was told to stop: it finishes what it holds and takes nothing new."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PodStats:
+        data = json.loads(text)
+        return cls(
+            in_flight=int(data["in_flight"]),
+            requests=int(data["requests"]),
+            last_request=float(data["last_request"]),
+            started=float(data["started"]),
+            draining=bool(data.get("draining", False)),
+        )
+
+
+LATENCY_BUCKETS_MS = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
+                      10000.0, 30000.0, 60000.0)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VersionTraffic:
+    """What the activator proxied to one version since it started (counters only grow:
+    the reader takes differences between two reads)."""
+
+    namespace: str
+    version: str
+    requests: int = 0
+    errors: int = 0
+    """Answers with a 5xx status, and requests that got no answer (502/503/504 of ours)."""
+    latency_counts: tuple[int, ...] = ()
+    """Cumulative counts per LATENCY_BUCKETS_MS bound, then one for +Inf."""
+    held: int = 0
+    """Requests waiting now for a pod of the version to be ready."""
+    wakes: int = 0
+
+
+@dataclass(frozen=True)
+class ActivatorStats:
+    versions: tuple[VersionTraffic, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        return json.dumps({"versions": [asdict(v) for v in self.versions]})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ActivatorStats:
+        data: Any = json.loads(text)
+        return cls(
+            tuple(
+                VersionTraffic(
+                    namespace=str(v["namespace"]),
+                    version=str(v["version"]),
+                    requests=int(v.get("requests", 0)),
+                    errors=int(v.get("errors", 0)),
+                    latency_counts=tuple(int(c) for c in v.get("latency_counts", ())),
+                    held=int(v.get("held", 0)),
+                    wakes=int(v.get("wakes", 0)),
+                )
+                for v in data.get("versions", [])
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Route:
+    version: str
+    percent: int
+
+
+def routes_to_json(routes: list[Route]) -> str:
+    return json.dumps([asdict(r) for r in routes], separators=(",", ":"))
+
+
+def routes_from_json(text: str) -> list[Route]:
+    return [Route(str(r["version"]), int(r["percent"])) for r in json.loads(text)]

@@ -1,0 +1,169 @@
+"""What a training Job and its pods show, as the outcome of one run (pure functions).
+
+A failed run always says why in a word and a sentence: the trainer's own report (a
+package that is missing or does not install, the code's exit code and last log lines,
+no model written), or what Kubernetes saw (killed for memory, the deadline, an image
+that cannot be pulled, a pod that cannot be scheduled)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from modelops_contracts.training import TrainingResult
+from modelops_operator.trainingjob.builders import (
+    COLLECT_CONTAINER,
+    PARAMETERS_ANNOTATION,
+    TRAINER_CONTAINER,
+)
+
+SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+STUCK = {
+    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+    "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One run (a Job): where it is, and on its end, its result or why it failed."""
+
+    job: str
+    phase: str  # Pending, Running, Succeeded, Failed
+    scheduled_time: str = ""
+    start_time: str = ""
+    completion_time: str = ""
+    result: TrainingResult | None = None
+    reason: str = ""
+    message: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+
+def outcome(job: dict[str, Any], pods: list[dict[str, Any]]) -> RunOutcome:
+    """The outcome of ``job`` from its status and its pods' (newest attempt first)."""
+    meta = job.get("metadata") or {}
+    status = job.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    run = RunOutcome(
+        job=str(meta.get("name", "")),
+        phase="Pending",
+        scheduled_time=str(annotations.get(SCHEDULED_ANNOTATION, "")),
+        start_time=str(status.get("startTime") or ""),
+        completion_time=str(status.get("completionTime") or ""),
+        parameters=_parameters(annotations.get(PARAMETERS_ANNOTATION)),
+    )
+    attempts = sorted(pods, key=_started, reverse=True)
+    finished = _finished(status)
+    if finished == "Complete":
+        result = next((r for p in attempts if (r := _result(p)) and r.trained), None)
+        if result is None:
+            why = "the run completed but its pod reported no result"
+            return replace(run, phase="Failed", reason="NoResult", message=why)
+        return replace(run, phase="Succeeded", result=result, reason=result.reason)
+    if finished:
+        reason, message = _failure(finished, status, attempts)
+        result = next((r for p in attempts if (r := _result(p))), None)
+        return replace(run, phase="Failed", result=result, reason=reason, message=message)
+    stuck = next((s for p in attempts if (s := _stuck(p))), None)
+    if stuck:
+        return replace(run, reason=stuck[0], message=stuck[1])
+    running = any((p.get("status") or {}).get("phase") == "Running" for p in attempts)
+    return replace(run, phase="Running" if running else "Pending")
+
+
+def _finished(status: dict[str, Any]) -> str:
+    """Complete, the Failed condition's reason, or "" while the Job runs."""
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Complete":
+            return "Complete"
+        if condition.get("type") == "Failed":
+            return str(condition.get("reason") or "Failed")
+    return ""
+
+
+def _failure(
+    job_reason: str, status: dict[str, Any], attempts: list[dict[str, Any]]
+) -> tuple[str, str]:
+    if job_reason == "DeadlineExceeded":
+        return "DeadlineExceeded", "the run was stopped at its activeDeadlineSeconds"
+    for pod in attempts:
+        terminated = _terminated(pod)
+        if terminated is None:
+            continue
+        if terminated.get("reason") == "OOMKilled":
+            return "OOMKilled", (
+                f"container {terminated['container']} was killed for using more memory than "
+                "its limit (resources.limits.memory)"
+            )
+        result = _result(pod)
+        if result and not result.trained:
+            message = result.message
+            if result.log_tail:
+                message += f"\nlast log lines:\n{result.log_tail}"
+            return result.reason, message.strip()
+        return "TrainerFailed", (
+            f"container {terminated['container']} exited with code {terminated.get('exitCode')}"
+        )
+    failed = int(status.get("failed") or 0)
+    return job_reason, f"the Job failed ({job_reason}) after {failed} failed attempt(s)"
+
+
+def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trainer's containers, in the order they run (an image's trainer first)."""
+    status = pod.get("status") or {}
+    every = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    return [c for c in every if c.get("name") in (TRAINER_CONTAINER, COLLECT_CONTAINER)]
+
+
+def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
+    """The container that ended the pod: the one that failed, else the last one."""
+    ended = [
+        {**c["state"]["terminated"], "container": c["name"]}
+        for c in _containers(pod)
+        if (c.get("state") or {}).get("terminated")
+    ]
+    failed = [t for t in ended if t.get("exitCode")]
+    return (failed or ended)[-1] if ended else None
+
+
+def _result(pod: dict[str, Any]) -> TrainingResult | None:
+    """What the pod reported in its last termination message: the trainer entrypoint's
+    result, or the end of the log of an image's trainer that failed."""
+    for container in reversed(_containers(pod)):
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        if terminated.get("message"):
+            code = int(terminated.get("exitCode") or 0)
+            return TrainingResult.from_termination(str(terminated["message"]), code)
+    return None
+
+
+def _stuck(pod: dict[str, Any]) -> tuple[str, str] | None:
+    for container in _containers(pod):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in STUCK:
+            message = waiting.get("message") or waiting["reason"]
+            return str(waiting["reason"]), f"container {container.get('name')}: {message}"
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return "Unschedulable", str(condition.get("message", ""))
+    return None
+
+
+def _started(pod: dict[str, Any]) -> str:
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    return str(status.get("startTime") or meta.get("creationTimestamp") or "")
+
+
+def _parameters(raw: Any) -> dict[str, str]:
+    try:
+        found = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}

@@ -1,0 +1,126 @@
+"""A TrainingJob's builders: the Job of a run or a trial, the CronJob, the version."""
+
+from __future__ import annotations
+
+from modelops_operator import names
+from modelops_operator.api.schema import parse
+from modelops_operator.api.trainingjob import TrainingJobSpec
+from modelops_operator.meta import Owner
+from modelops_operator.trainingjob.builders import (
+    PARAMETERS_ANNOTATION,
+    Baseline,
+    TrainerInputs,
+    cron_job,
+    job,
+    produced_version,
+)
+
+OWNER = Owner("TrainingJob", "ctr-daily", "team", "uid-t")
+PACKAGE = {"model": "ctr", "package": "s3://b/trainer-0.1.tar.gz", "module": "trainer.train"}
+
+
+def inputs(run_date="2026-11-27T03:00:00Z", baseline=None, **spec):
+    parsed = parse(TrainingJobSpec, {**PACKAGE, **spec})
+    return TrainerInputs(OWNER, parsed, "runtime:1", "s3://models", run_date, baseline, "s3")
+
+
+def pod(manifest):
+    return manifest["spec"]["template"]["spec"]
+
+
+def env_of(container):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_a_package_run_is_the_runtime_entrypoint_with_the_users_args():
+    manifest = job(inputs(args=["--days=7"]), "ctr-daily")
+    assert manifest["metadata"]["labels"][names.TRAINING_JOB_LABEL] == "ctr-daily"
+    assert manifest["metadata"]["ownerReferences"][0]["kind"] == "TrainingJob"
+    container = pod(manifest)["containers"][0]
+    assert container["command"] == ["python", "-m", "modelops_runtime"]
+    assert container["args"] == [
+        "train", "--output", "s3://models/ctr/$(MODELOPS_JOB_NAME)/",
+        "--termination-log", "/dev/termination-log", "--work-dir", "/work",
+        "--package", "s3://b/trainer-0.1.tar.gz", "--module", "trainer.train", "--", "--days=7",
+    ]  # fmt: skip
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert pod(manifest)["restartPolicy"] == "Never"
+    assert manifest["spec"]["backoffLimit"] == 0
+
+
+def test_the_trainer_contract_reaches_the_code():
+    found = env_of(
+        pod(job(inputs(baseline=Baseline("ctr-1", "s3://m/ctr/1/")), "x"))["containers"][0]
+    )
+    assert found["MODELOPS_MODEL_DIR"] == "/work/model"
+    assert found["MODELOPS_RUN_DATE"] == "2026-11-27T03:00:00Z"
+    assert found["MODELOPS_JOB_NAME"] == {
+        "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}
+    }
+    assert found["MODELOPS_VERSION"] == "$(MODELOPS_JOB_NAME)"
+    assert found["MODELOPS_BASELINE_URI"] == "s3://m/ctr/1/"
+    assert found["MODELOPS_BASELINE_VERSION"] == "ctr-1"
+    assert "MODELOPS_SCHEDULE" not in found
+
+
+def test_a_trial_carries_its_hyperparameters_as_args_and_in_an_annotation():
+    manifest = job(inputs(), "ctr-daily-t3", {"max_depth": "4", "eta": "0.1"})
+    assert pod(manifest)["containers"][0]["args"][-2:] == ["--eta=0.1", "--max_depth=4"]
+    assert manifest["metadata"]["annotations"][PARAMETERS_ANNOTATION] == (
+        '{"eta": "0.1", "max_depth": "4"}'
+    )
+
+
+def test_an_image_trainer_runs_first_and_the_runtime_collects_its_model():
+    image = {"package": None, "module": None, "image": "me/trainer:1",
+             "command": ["python", "train.py"], "args": ["--x=1"]}  # fmt: skip
+    manifest = job(inputs(**image), "j")
+    spec = pod(manifest)
+    user = spec["initContainers"][0]
+    assert (user["image"], user["command"], user["args"]) == (
+        "me/trainer:1", ["python", "train.py"], ["--x=1"],
+    )  # fmt: skip
+    assert env_of(user)["MODELOPS_MODEL_DIR"] == "/work/model"
+    collect = spec["containers"][0]
+    assert collect["name"] == "collect"
+    assert collect["args"][-1] == "--collect"
+    assert "--package" not in collect["args"]
+
+
+def test_limits_deadline_and_retries():
+    manifest = job(inputs(resources={"limits": {"memory": "256Mi"}}, backoffLimit=2,
+                          activeDeadlineSeconds=600), "j")  # fmt: skip
+    assert manifest["spec"]["backoffLimit"] == 2
+    assert manifest["spec"]["activeDeadlineSeconds"] == 600
+    assert pod(manifest)["containers"][0]["resources"] == {"limits": {"memory": "256Mi"}}
+
+
+def test_a_schedule_is_a_cronjob_that_never_overlaps():
+    scheduled = inputs(run_date="", schedule={"cron": "0 3 * * *", "timeZone": "Europe/Paris",
+                                              "historyLimit": 5})  # fmt: skip
+    manifest = cron_job(scheduled)
+    spec = manifest["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == (
+        "0 3 * * *", "Europe/Paris", "Forbid",
+    )  # fmt: skip
+    assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == 5
+    container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    found = env_of(container)
+    assert found["MODELOPS_SCHEDULE"] == "ctr-daily"  # the run's time comes from its Job's name
+    assert "MODELOPS_RUN_DATE" not in found
+
+
+def test_the_produced_version_belongs_to_the_model_and_names_its_run():
+    model = Owner("Model", "ctr", "team", "uid-m")
+    version = produced_version(
+        model, name="ctr-daily-29400000", training_job="ctr-daily", run="ctr-daily-29400000",
+        artifact={"uri": "s3://models/ctr/ctr-daily-29400000/", "sha256": "a" * 64},
+        runtime_version=None, promotion="rejected",
+    )  # fmt: skip
+    assert version["metadata"]["ownerReferences"][0]["uid"] == "uid-m"
+    assert version["metadata"]["labels"][names.PROMOTION_LABEL] == "rejected"
+    assert version["metadata"]["labels"][names.RUN_LABEL] == "ctr-daily-29400000"
+    assert version["spec"] == {
+        "model": "ctr",
+        "artifact": {"uri": "s3://models/ctr/ctr-daily-29400000/", "sha256": "a" * 64},
+    }

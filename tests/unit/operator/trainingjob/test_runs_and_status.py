@@ -1,0 +1,145 @@
+"""A run's outcome from its Job and pods, and the TrainingJob's status from its runs:
+a failed run always names its reason."""
+
+from __future__ import annotations
+
+from modelops_contracts.training import TrainingResult
+from modelops_operator.trainingjob.runs import outcome
+from modelops_operator.trainingjob.status import Observed, Produced, training_status
+from modelops_operator.trainingjob.tuning import TrialRecord
+
+T0 = "2026-11-27T03:00:00Z"
+
+
+def job(name="ctr-daily", condition=None, reason="", scheduled="", parameters=None):
+    annotations = {}
+    if scheduled:
+        annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] = scheduled
+    if parameters:
+        annotations["modelops.dev/trainingjob-parameters"] = parameters
+    status = {"startTime": T0}
+    if condition:
+        status["conditions"] = [{"type": condition, "status": "True", "reason": reason}]
+        status["completionTime"] = T0
+    return {"metadata": {"name": name, "annotations": annotations}, "status": status}
+
+
+def pod(container="trainer", terminated=None, waiting=None, phase="Failed", init=False):
+    state = {"terminated": terminated} if terminated else {"waiting": waiting or {}}
+    key = "initContainerStatuses" if init else "containerStatuses"
+    return {"metadata": {}, "status": {"phase": phase, "startTime": T0,
+                                       key: [{"name": container, "state": state}]}}  # fmt: skip
+
+
+def done(message):
+    return [pod(terminated={"exitCode": 0, "message": message}, phase="Succeeded")]
+
+
+def result(reason="Trained", **fields):
+    return TrainingResult(reason=reason, **fields).termination_message()
+
+
+def test_a_successful_run_carries_its_result():
+    message = result(artifact_uri="s3://m/ctr/ctr-daily/", metrics={"auc": 0.8})
+    run = outcome(job(condition="Complete"), done(message))
+    assert run.phase == "Succeeded"
+    assert run.result.artifact_uri == "s3://m/ctr/ctr-daily/"
+    assert run.result.metrics == {"auc": 0.8}
+
+
+def test_the_trainers_own_failure_reason_and_its_log_end():
+    message = result("TrainerFailed", message="trainer.train exited with code 3", exit_code=3,
+                     log_tail="KeyError: 'clicks'")  # fmt: skip
+    run = outcome(job(condition="Failed", reason="BackoffLimitExceeded"),
+                  [pod(terminated={"exitCode": 3, "message": message})])  # fmt: skip
+    assert (run.phase, run.reason) == ("Failed", "TrainerFailed")
+    assert "exited with code 3" in run.message
+    assert "KeyError: 'clicks'" in run.message
+
+
+def test_package_reasons_pass_through():
+    for reason in ("PackageNotFound", "PackageInstallFailed", "NoModelWritten"):
+        message = result(reason, message="details", exit_code=2)
+        run = outcome(job(condition="Failed", reason="BackoffLimitExceeded"),
+                      [pod(terminated={"exitCode": 2, "message": message})])  # fmt: skip
+        assert run.reason == reason
+
+
+def test_oom_kill_and_deadline_are_named():
+    oom = outcome(job(condition="Failed", reason="BackoffLimitExceeded"),
+                  [pod(terminated={"exitCode": 137, "reason": "OOMKilled"})])  # fmt: skip
+    assert oom.reason == "OOMKilled"
+    assert "resources.limits.memory" in oom.message
+    late = outcome(job(condition="Failed", reason="DeadlineExceeded"), [])
+    assert late.reason == "DeadlineExceeded"
+
+
+def test_an_image_trainer_that_fails_quotes_its_log_end():
+    run = outcome(job(condition="Failed", reason="BackoffLimitExceeded"),
+                  [pod(terminated={"exitCode": 1, "message": "Traceback...\nValueError: bad"},
+                       init=True)])  # fmt: skip
+    assert run.reason == "TrainerFailed"
+    assert "ValueError: bad" in run.message
+
+
+def test_a_pod_that_cannot_start_says_why_while_pending():
+    run = outcome(job(), [pod(waiting={"reason": "ErrImagePull", "message": "not found"},
+                              phase="Pending")])  # fmt: skip
+    assert (run.phase, run.reason) == ("Pending", "ErrImagePull")
+    running = outcome(job(), [pod(waiting={"reason": "ContainerCreating"}, phase="Running")])
+    assert running.phase == "Running"
+
+
+def test_status_of_a_single_run():
+    message = result(artifact_uri="s3://m/", metrics={"auc": 0.8})
+    run = outcome(job(condition="Complete"), done(message))
+    decision = {"decision": "Promoted", "reason": "auc 0.8 vs 0.7"}
+    observed = Observed(runs=[run], produced={"ctr-daily": Produced("ctr-daily", "ctr-daily",
+                                                                    decision)})  # fmt: skip
+    status = training_status(observed, {}, 1, T0, 3)
+    assert (status["phase"], status["version"]) == ("Succeeded", "ctr-daily")
+    assert status["metrics"] == {"auc": 0.8}
+    assert status["promotion"] == decision
+    succeeded = status["conditions"][0]
+    assert (succeeded["type"], succeeded["status"]) == ("Succeeded", "True")
+
+
+def test_status_of_a_failed_run_is_never_a_bare_failure():
+    run = outcome(job(condition="Failed", reason="BackoffLimitExceeded"),
+                  [pod(terminated={"exitCode": 137, "reason": "OOMKilled"})])  # fmt: skip
+    status = training_status(Observed(runs=[run]), {}, 1, T0, 3)
+    assert (status["phase"], status["reason"]) == ("Failed", "OOMKilled")
+    assert status["conditions"][0]["reason"] == "OOMKilled"
+
+
+def test_status_of_a_schedule_lists_its_runs_with_the_gates_decisions():
+    ok = result(metrics={"auc": 0.8})
+    first = outcome(job("ctr-daily-1", "Complete", scheduled="2026-11-26T03:00:00Z"), done(ok))
+    second = outcome(job("ctr-daily-2", "Complete", scheduled="2026-11-27T03:00:00Z"), done(ok))
+    produced = {
+        "ctr-daily-1": Produced("ctr-daily-1", "ctr-daily-1", {"decision": "Promoted"}),
+        "ctr-daily-2": Produced("ctr-daily-2", "ctr-daily-2",
+                                {"decision": "Rejected", "reason": "auc 0.8 vs 0.9"}),
+    }  # fmt: skip
+    status = training_status(Observed(runs=[second, first], produced=produced, scheduled=True),
+                             {}, 1, T0, 3)  # fmt: skip
+    assert status["phase"] == "Scheduled"
+    assert [(r["job"], r.get("reason")) for r in status["runs"]] == [
+        ("ctr-daily-2", "Rejected"), ("ctr-daily-1", "Promoted"),
+    ]  # fmt: skip
+    assert status["runs"][0]["message"] == "auc 0.8 vs 0.9"
+    assert status["promotion"]["decision"] == "Rejected"
+    assert {c["type"] for c in status["conditions"]} == {"Succeeded", "Scheduled"}
+
+
+def test_status_of_a_search():
+    trials = [TrialRecord(0, "Succeeded", {"d": "2"}, 0.7), TrialRecord(1, "Running", {"d": "4"})]
+    starting = [pod(phase="Running", waiting={"reason": "x"})]
+    running = outcome(job("s-t1", parameters='{"d": "4"}'), starting)
+    status = training_status(Observed(runs=[running], trials=trials, best_trial=0), {}, 1, T0, 3)
+    assert status["phase"] == "Running"
+    assert [t["state"] for t in status["trials"]] == ["Succeeded", "Running"]
+    assert status["bestTrial"] == 0
+    failed = training_status(Observed(runs=[], trials=trials, search_failed="no trial succeeded"),
+                             {}, 1, T0, 3)  # fmt: skip
+    assert (failed["phase"], failed["conditions"][0]["reason"]) == ("Failed", "SearchFailed")
