@@ -235,8 +235,9 @@ def _add_train(commands: Any) -> None:
     parser = commands.add_parser(
         "train",
         help="run a trainer (a package and module, or a command) and upload its model",
-        description="Install the trainer package, run its module (or run a command) with the "
-        "trainer contract's environment and --job-dir, then find the model it wrote, read "
+        description="Install the trainer package, run its module (or run a command, or "
+        "collect what an image's trainer wrote) with the trainer contract's environment and "
+        "--job-dir, then find the model it wrote, read "
         "its metrics, score it against the serving version with the evaluation hook, and "
         "upload it with its metadata.json. The result is one JSON line on stdout and in the "
         "termination log; exit 0 only when trained. Arguments after -- go to the trainer.",
@@ -249,6 +250,12 @@ def _add_train(commands: Any) -> None:
         metavar="ARG",
         help="an image's trainer command, one --command=ARG per word, e.g. "
         "--command=python --command=/app/train.py",
+    )
+    code.add_argument(
+        "--collect",
+        action="store_true",
+        help="run nothing: collect the model and metrics an image's trainer wrote to "
+        "$MODELOPS_MODEL_DIR before (a pod's init container), and upload them",
     )
     parser.add_argument(
         "--package", help="URI of the trainer's wheel or sdist, installed first (with --module)"
@@ -282,6 +289,7 @@ def train(args: argparse.Namespace) -> int:
     from modelops_contracts.training import ENTRYPOINT_FAILED, OUTPUT_URI, TrainingResult
     from modelops_runtime.training.entrypoint import Options
     from modelops_runtime.training.entrypoint import run as run_training
+    from modelops_runtime.training.environment import DEFAULT_WORK_DIR
 
     if args.package and not args.module:
         args.parser.error("--package goes with --module (the module of the package to run)")
@@ -295,7 +303,8 @@ def train(args: argparse.Namespace) -> int:
                 command=tuple(args.command or ()),
                 user_args=tuple(args.trainer_args),
                 evaluation_hook=args.evaluation_hook,
-                **({"work_dir": Path(args.work_dir)} if args.work_dir else {}),
+                collect=args.collect,
+                work_dir=Path(args.work_dir) if args.work_dir else DEFAULT_WORK_DIR,
             )
         )
     else:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -19,6 +20,7 @@ import pytest
 
 from modelops_contracts.training import (
     BASELINE_URI,
+    BASELINE_VERSION,
     EVALUATION_FAILED,
     METRICS_INVALID,
     NO_MODEL_WRITTEN,
@@ -115,10 +117,12 @@ def test_the_evaluation_hook_scores_both_models_on_the_same_data(tmp_path: Path)
     run = train(
         tmp_path, "--module", "tinytrainer.quick", "--output", str(tmp_path / "out"),
         trainer_args=("--C=0.75",),
-        env={**in_image(TINY), BASELINE_URI: _baseline(tmp_path / "serving", c=0.25)},
+        env={**in_image(TINY), BASELINE_URI: _baseline(tmp_path / "serving", c=0.25),
+             BASELINE_VERSION: "quick-v1"},
     )  # fmt: skip
     result = run.result
     assert result.reason == TRAINED, run.stderr
+    assert result.baseline_version == "quick-v1"  # what the scores compare with
     # tinytrainer.quick:evaluate, found by default, got each loaded model.
     assert (result.candidate_metrics, result.baseline_metrics) == ({"score": 0.75}, {"score": 0.25})
     assert result.metrics == {"score": 0.75}
@@ -148,6 +152,83 @@ def test_an_images_command_with_a_given_hook(tmp_path: Path) -> None:
     assert "quick C=2.0" in run.stdout
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert metadata["trainer"] == {"command": [sys.executable, "-m", "tinytrainer.quick"]}
+
+
+def _pod(tmp_path: Path, container: dict[str, Any], job: str) -> tuple[list[str], dict[str, str]]:
+    """A container of the operator's pod as a local process: its /work is under tmp_path,
+    the Job controller's variable set, its termination log a file."""
+    work, log = str(tmp_path / "work"), str(tmp_path / "termination-log")
+
+    def local(text: str) -> str:
+        text = text.replace("$(MODELOPS_JOB_NAME)", job).replace("/dev/termination-log", log)
+        return work + text.removeprefix("/work") if text.startswith("/work") else text
+
+    env = {e["name"]: local(e["value"]) for e in container["env"] if "value" in e}
+    env["MODELOPS_JOB_NAME"] = job
+    return [local(arg) for arg in [*container.get("command", []), *container["args"]]], env
+
+
+def test_the_pod_the_operator_builds(tmp_path: Path, wheels: dict[str, Path]) -> None:
+    """The operator's own pod spec (args and environment) run by the entrypoint."""
+    from modelops_operator.api.schema import parse
+    from modelops_operator.api.trainingjob import TrainingJobSpec
+    from modelops_operator.meta import Owner
+    from modelops_operator.trainingjob.builders import Baseline, TrainerInputs, pod_spec
+
+    spec = parse(TrainingJobSpec, {"model": "quick", "package": wheels["tiny"].as_uri(),
+                                   "module": "tinytrainer.quick", "args": ["--C=0.5"]})  # fmt: skip
+    serving = Baseline("quick-v0", _baseline(tmp_path / "serving", c=0.25))
+    inputs = TrainerInputs(Owner("TrainingJob", "quick", "ns", "uid"), spec, "runtime:dev",
+                           f"file://{tmp_path}/store", "2025-01-15T03:00:00Z", serving)  # fmt: skip
+    argv, env = _pod(tmp_path, pod_spec(inputs, {"C": "0.75"})["containers"][0], "quick-1")
+    assert argv[:3] == ["python", "-m", "modelops_runtime"]
+    done = subprocess.run([sys.executable, *argv[1:]], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    result = TrainingResult.from_termination((tmp_path / "termination-log").read_text(), 0)
+    assert (done.returncode, result.reason) == (0, TRAINED), done.stderr
+    assert result.artifact_uri == f"file://{tmp_path}/store/quick/quick-1/"
+    assert result.metrics == {"score": 0.75}  # the search's --C=0.75 came after the user's
+    assert result.baseline_version == "quick-v0"
+    assert (result.candidate_metrics, result.baseline_metrics) == ({"score": 0.75}, {"score": 0.25})
+    assert (tmp_path / "work" / "metrics.json").is_file()  # the pod's paths were used
+    assert "quick C=0.75" in done.stdout
+
+
+def test_collecting_what_an_images_trainer_wrote(tmp_path: Path) -> None:
+    """An image's trainer runs first (the pod's init container), then the entrypoint
+    collects its model and metrics from the paths both were given."""
+    from modelops_operator.api.schema import parse
+    from modelops_operator.api.trainingjob import TrainingJobSpec
+    from modelops_operator.meta import Owner
+    from modelops_operator.trainingjob.builders import TrainerInputs, pod_spec
+
+    script = (
+        "import json, os, pickle, sys; d = os.environ['MODELOPS_MODEL_DIR']; "
+        "open(os.path.join(d, 'model.pkl'), 'wb').write(pickle.dumps({'C': 3.0})); "
+        "json.dump({'score': 3.0}, open(os.environ['MODELOPS_METRICS_FILE'], 'w')); "
+        "print('image trainer args', sys.argv[1:])"
+    )
+    code = {"image": "trainer:1", "command": ["python", "-c", script], "args": ["--x=1"]}
+    spec = parse(TrainingJobSpec, {"model": "quick", **code})
+    inputs = TrainerInputs(Owner("TrainingJob", "quick", "ns", "uid"), spec, "runtime:dev",
+                           f"file://{tmp_path}/store", "2025-01-15T03:00:00Z")  # fmt: skip
+    pod = pod_spec(inputs, {})
+    trainer_argv, trainer_env = _pod(tmp_path, pod["initContainers"][0], "quick-1")
+    collect_argv, collect_env = _pod(tmp_path, pod["containers"][0], "quick-1")
+    (tmp_path / "work" / "model").mkdir(parents=True)  # the emptyDir, as the trainer finds it
+    trained = subprocess.run([sys.executable, *trainer_argv[1:]], env={**os.environ, **trainer_env},
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    assert "image trainer args ['--x=1']" in trained.stdout
+    done = subprocess.run([sys.executable, *collect_argv[1:]], env={**os.environ, **collect_env},
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    result = TrainingResult.from_termination((tmp_path / "termination-log").read_text(), 0)
+    assert (done.returncode, result.reason) == (0, TRAINED), done.stderr
+    assert (result.metrics, result.format) == ({"score": 3.0}, "pickle")
+    metadata = json.loads((tmp_path / "store" / "quick" / "quick-1" / "metadata.json").read_text())
+    assert (metadata["trainer"], metadata["run_date"]) == (
+        {"collected": True},
+        "2025-01-15T03:00:00Z",
+    )
 
 
 # --- each failure, with its reason ------------------------------------------------------
@@ -184,8 +265,9 @@ def test_a_trainer_that_fails_gives_its_exit_code_and_last_lines(tmp_path: Path)
     )  # fmt: skip
     result = run.result
     assert (run.code, result.reason, result.exit_code) == (1, TRAINER_FAILED, 1)
-    assert result.message.startswith("the trainer exited with code 1; its last lines:")
-    assert result.message.endswith("ValueError: no rows for 2025-01-14 in s3://data/ctr")
+    assert result.message == (
+        "the trainer exited with code 1: ValueError: no rows for 2025-01-14 in s3://data/ctr"
+    )
     assert "step 29: loss 0.033" in result.log_tail
     assert "loading the held-out day" in result.log_tail
     assert "step 29: loss 0.033" in run.stdout  # streamed as it ran

@@ -33,25 +33,25 @@ from modelops_runtime.training.arguments import (
 from modelops_runtime.training.environment import (
     DEFAULT_WORK_DIR,
     Workspace,
-    baseline_uri,
+    baseline,
     run_date,
     trainer_env,
 )
 from modelops_runtime.training.failure import TrainingFailure
 from modelops_runtime.training.metrics import MetricsError, read_metrics
 
-MESSAGE_LINES = 3
-
 
 @dataclass(frozen=True)
 class Options:
     """What the entrypoint is told: the code (a package and module, a module already
-    installed, or a command), the user's arguments, and where the model goes."""
+    installed, or a command; or none, to collect what an image's trainer wrote), the
+    user's arguments, and where the model goes."""
 
     output: str
     module: str | None = None
     package: str | None = None
     command: tuple[str, ...] = ()
+    collect: bool = False
     user_args: tuple[str, ...] = ()
     evaluation_hook: str | None = None
     work_dir: Path = DEFAULT_WORK_DIR
@@ -77,26 +77,28 @@ def run(options: Options, env: Mapping[str, str] | None = None) -> TrainingResul
 
 
 def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
-    if not options.module and not options.command:
-        raise TrainingFailure(ENTRYPOINT_FAILED, "give the trainer as --module or --command")
+    if [bool(options.module), bool(options.command), options.collect].count(True) != 1:
+        raise TrainingFailure(
+            ENTRYPOINT_FAILED, "give the trainer as one of --module, --command or --collect"
+        )
     destination = publish.output_folder(options.output)
     try:
         hook = evaluation_hook(options.evaluation_hook, options.module)
     except ValueError as err:
         raise TrainingFailure(ENTRYPOINT_FAILED, str(err)) from err
-    workspace = Workspace(options.work_dir)
-    workspace.prepare()
+    workspace = Workspace.of(options.work_dir, env)
+    workspace.prepare(keep_outputs=options.collect)
     date = run_date(env)
     child_env = trainer_env(env, workspace, date, destination)
 
     python = _install(options, workspace, child_env)
     argv = trainer_args(workspace.model_dir, options.user_args)
-    finished = _train(python, options, argv, child_env)
+    tail = "" if options.collect else _train(python, options, argv, child_env).tail
     found = discovery.find_model(workspace.model_dir)
     try:
         metrics = read_metrics(workspace.metrics_file, workspace.hypertune_file)
     except MetricsError as err:
-        raise TrainingFailure(METRICS_INVALID, str(err), log_tail=finished.tail) from err
+        raise TrainingFailure(METRICS_INVALID, str(err), log_tail=tail) from err
     say(f"model {found.path.name} ({found.format.value}), metrics {metrics or 'none'}")
     # Staged before the hook runs: what is uploaded is what was scored, even if importing
     # the trainer's module for its hook were to write the model dir again.
@@ -112,11 +114,11 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
             "trainer": _trainer(options),
         },
     )
-    baseline = baseline_uri(env)
+    baseline_uri, baseline_version = baseline(env)
     scores = None
-    if hook is not None and baseline:
+    if hook is not None and baseline_uri:
         scores = _score(
-            python, hook, candidate=staged.model_file, baseline_uri=baseline,
+            python, hook, candidate=staged.model_file, baseline_uri=baseline_uri,
             workspace=workspace, env=child_env, argv=argv,
         )  # fmt: skip
     say(f"uploading {staged.model_file.name} and metadata.json to {destination}")
@@ -129,6 +131,7 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
         format=found.format.value,
         framework=staged.framework,
         metrics=metrics,
+        baseline_version=baseline_version if scores else "",
         candidate_metrics=scores.candidate if scores else {},
         baseline_metrics=scores.baseline if scores else {},
     )
@@ -137,7 +140,7 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
 def _install(options: Options, workspace: Workspace, env: Mapping[str, str]) -> Path:
     """The interpreter that runs the trainer: a venv with the package installed, or this
     one (a module or command already in the image)."""
-    if not options.package:
+    if not options.package:  # a module or command in the image, or a collect
         return Path(sys.executable)
     say(f"downloading the trainer package {options.package}")
     package_file = package.download(options.package, workspace.downloads / "package")
@@ -187,8 +190,8 @@ def _train(
         ) from err
     say(f"the trainer {finished.describe()} after {time.monotonic() - started:.1f}s")
     if finished.exit_code != 0:
-        last = [line for line in finished.tail.splitlines() if line.strip()][-MESSAGE_LINES:]
-        said = "; its last lines:\n" + "\n".join(last) if last else " without output"
+        last = [line for line in finished.tail.splitlines() if line.strip()][-1:]
+        said = f": {last[0].strip()}" if last else " without output"
         raise TrainingFailure(
             TRAINER_FAILED,
             f"the trainer {finished.describe()}{said}",
@@ -199,6 +202,8 @@ def _train(
 
 
 def _trainer(options: Options) -> dict[str, object]:
+    if options.collect:
+        return {"collected": True}
     if options.command:
         return {"command": list(options.command)}
     return {"module": options.module, **({"package": options.package} if options.package else {})}

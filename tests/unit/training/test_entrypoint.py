@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from modelops_contracts.training import (
     ENTRYPOINT_FAILED,
     TERMINATION_MESSAGE_LIMIT,
@@ -29,6 +31,36 @@ def test_the_train_arguments_of_a_pod() -> None:
     assert (args.output, args.termination_log) == (POD_ARGS[6], "/dev/termination-log")
     assert (args.evaluation_hook, args.work_dir) == ("trainer.eval:score", "/work")
     assert args.trainer_args == ["--data=s3://data/ctr", "--max_depth=4"]
+
+
+@pytest.mark.parametrize("image", [False, True])
+def test_the_arguments_the_operators_pods_pass(image: bool) -> None:
+    """The operator's own builder, read by the entrypoint's own parser."""
+    from modelops_operator.api.schema import parse
+    from modelops_operator.api.trainingjob import TrainingJobSpec
+    from modelops_operator.meta import Owner
+    from modelops_operator.trainingjob.builders import TrainerInputs, entrypoint_args
+
+    code = (
+        {"image": "trainer:1", "command": ["python", "/app/train.py"]}
+        if image
+        else {"package": "s3://b/t-0.1-py3-none-any.whl", "module": "trainer.train",
+              "evaluationHook": "trainer.eval:score"}
+    )  # fmt: skip
+    spec = parse(TrainingJobSpec, {"model": "ctr", "args": ["--days=7"], **code})
+    owner = Owner("TrainingJob", "ctr-once", "team", "uid")
+    argv = entrypoint_args(TrainerInputs(owner, spec, "runtime:1", "s3://models"), {"C": "2"})
+    args = build_parser().parse_args(argv)
+    assert args.run.__name__ == "train"
+    assert (args.output, args.work_dir) == ("s3://models/ctr/$(MODELOPS_JOB_NAME)/", "/work")
+    assert args.termination_log == "/dev/termination-log"
+    if image:
+        assert (args.collect, args.module, args.package) == (True, None, None)
+    else:
+        assert (args.collect, args.module) == (False, "trainer.train")
+        assert args.package == code["package"]
+        assert args.evaluation_hook == "trainer.eval:score"
+        assert args.trainer_args == ["--days=7", "--C=2"]
 
 
 def test_an_images_command_one_word_per_flag() -> None:
@@ -60,6 +92,14 @@ def test_an_output_that_cannot_be_written_fails_before_training(tmp_path: Path) 
     assert not (tmp_path / "model").exists()  # nothing was prepared, nothing ran
 
 
+def test_one_way_to_give_the_code(tmp_path: Path) -> None:
+    for options in (Options(output="s3://m/"), Options(output="s3://m/", module="m", collect=True)):
+        result = run(options)
+        assert (result.reason, result.message) == (
+            ENTRYPOINT_FAILED, "give the trainer as one of --module, --command or --collect",
+        )  # fmt: skip
+
+
 def test_a_bad_hook_fails_before_training(tmp_path: Path) -> None:
     result = run(
         Options(output=str(tmp_path / "out"), module="m", evaluation_hook="m.evaluate",
@@ -80,7 +120,7 @@ def test_an_error_of_the_entrypoint_itself_is_a_result(tmp_path: Path) -> None:
 def test_a_failure_with_a_long_log_fits_the_termination_message() -> None:
     tail = "\n".join(f"epoch {i}: loss 0.{i:04d}" for i in range(400))
     failed = TrainingResult(
-        reason=TRAINER_FAILED, message="the trainer exited with code 1; its last lines:\n...",
+        reason=TRAINER_FAILED, message="the trainer exited with code 1: ValueError: boom",
         exit_code=1, log_tail=tail,
     )  # fmt: skip
     line = failed.termination_message()
