@@ -21,8 +21,11 @@ from modelops_cli.errors import CommandError
 from modelops_operator import kube
 from modelops_operator.api import API_VERSION, MODEL, TRAINING_JOB
 from modelops_operator.api.trainingjob import Promotion, Schedule, TrainingJobSpec
+from modelops_operator.names import TRAINING_JOB_LABEL
 
 FIELD_MANAGER = "modelops-cli"
+CANCEL_ANNOTATION = f"{TRAINING_JOB_LABEL}-cancel"
+"""What the operator reads as a cancel (its reconcile's CANCEL_ANNOTATION)."""
 
 
 def register(commands: Any) -> None:
@@ -40,7 +43,9 @@ def register(commands: Any) -> None:
     describe.set_defaults(run=run_describe)
     for command in (train, commands):  # `modelops train logs` and `modelops logs`
         _add_logs(command)
-    cancel = train.add_parser("cancel", help="stop a TrainingJob and delete it with its runs")
+    cancel = train.add_parser(
+        "cancel", help="stop a TrainingJob's runs (and its schedule), keeping its record"
+    )
     cancel.add_argument("name")
     resources.add_namespace(cancel)
     cancel.set_defaults(run=run_cancel)
@@ -206,10 +211,18 @@ def run_logs(args: argparse.Namespace) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    ref = resources.ref(TRAINING_JOB, args.namespace, args.name)
-    if not resources.call(f"deleting TrainingJob {args.name}", kube.delete, ref):
-        raise CommandError(f"no TrainingJob {args.name} in namespace {args.namespace}")
-    print(f"cancelled TrainingJob {args.name}: it is deleted, with its Jobs and their pods")
+    """Mark the TrainingJob cancelled; the operator stops its runs and keeps the record."""
+    training_logs.get_job(args.namespace, args.name)
+    patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: "true"}}}
+    path = resources.ref(TRAINING_JOB, args.namespace, args.name).path()
+    resources.call(
+        f"cancelling TrainingJob {args.name}",
+        kube.request, "PATCH", path, patch, "application/merge-patch+json",
+    )  # fmt: skip
+    print(
+        f"cancelled TrainingJob {args.name}: no new run starts, running ones stop, a schedule "
+        f"is suspended (kubectl delete trainingjob {args.name} -n {args.namespace} removes it)"
+    )
     return 0
 
 

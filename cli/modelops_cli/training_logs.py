@@ -1,8 +1,10 @@
-"""The logs of a TrainingJob's runs: the pods of its Jobs, which carry the label
-``modelops.dev/trainingjob=<name>``, read (or followed) through the operator's API module.
+"""The logs of a TrainingJob's runs: the pods of its Jobs (labelled with the TrainingJob's
+name, ``modelops.dev/trainingjob``), read or followed through the operator's API module.
 
-Following shows each pod's log as it is written, in the order the pods started (a retry
-or the next scheduled run comes after the one before), until the TrainingJob ends.
+A run's pod shows its containers in the order they run: an image's trainer (an init
+container) and then the entrypoint that collects its model, or the entrypoint alone,
+which runs a package's code itself. Following shows each pod's log as it is written, in
+the order the pods were made (a retry, the next scheduled run), until the TrainingJob ends.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from modelops_cli import resources
 from modelops_cli.errors import CommandError
 from modelops_contracts.training import TrainingResult
 from modelops_operator import kube
-from modelops_operator.api import GROUP, TRAINING_JOB
+from modelops_operator.api import TRAINING_JOB
+from modelops_operator.names import TRAINING_JOB_LABEL
+from modelops_operator.trainingjob.builders import COLLECT_CONTAINER, TRAINER_CONTAINER
 
-TRAINING_JOB_LABEL = f"{GROUP}/trainingjob"
-TRAINER_CONTAINER = "trainer"
-STARTED = ("Running", "Succeeded", "Failed")
+ENDED = ("Succeeded", "Failed")
 # After its last pod ended, how long the TrainingJob may take to record the outcome
 # before the pod's own report is shown instead.
 RECORD_GRACE = 60.0
+Say = Callable[[str], None]
 
 
 def get_job(namespace: str, name: str) -> dict[str, Any]:
@@ -54,54 +57,71 @@ def pod_name(pod: dict[str, Any]) -> str:
     return str(pod["metadata"]["name"])
 
 
-def container_of(pod: dict[str, Any]) -> str | None:
-    """The container whose log to show: the only one, else the trainer."""
-    names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-    if len(names) <= 1:
-        return None
-    return TRAINER_CONTAINER if TRAINER_CONTAINER in names else names[0]
+def log_containers(pod: dict[str, Any]) -> list[str]:
+    """The containers whose logs are the run's, in the order they run."""
+    spec = pod.get("spec") or {}
+    init = [c["name"] for c in spec.get("initContainers") or [] if c["name"] == TRAINER_CONTAINER]
+    main = [c["name"] for c in spec.get("containers") or []]
+    ours = [n for n in main if n in (TRAINER_CONTAINER, COLLECT_CONTAINER)]
+    return init + (ours or main[:1])
+
+
+def _statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    status = pod.get("status") or {}
+    return list(status.get("initContainerStatuses") or []) + list(
+        status.get("containerStatuses") or []
+    )
+
+
+def state_of(pod: dict[str, Any], container: str) -> dict[str, Any]:
+    for found in _statuses(pod):
+        if found.get("name") == container:
+            return dict(found.get("state") or {})
+    return {}
+
+
+def has_log(pod: dict[str, Any], container: str) -> bool:
+    """Whether the container ran or runs (a waiting one has no log yet)."""
+    state = state_of(pod, container)
+    return "running" in state or "terminated" in state
 
 
 def started(pod: dict[str, Any]) -> bool:
-    """Whether the pod has a log to show (its container ran or runs)."""
-    status = pod.get("status") or {}
-    if status.get("phase") in STARTED:
-        return True
-    states = [c.get("state") or {} for c in status.get("containerStatuses") or []]
-    return any("running" in s or "terminated" in s for s in states)
+    return any(has_log(pod, c) for c in log_containers(pod))
+
+
+def ended(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ENDED
 
 
 def waiting_reason(pod: dict[str, Any]) -> str:
     """Why a pod has not started, when Kubernetes says (ErrImagePull, Unschedulable...)."""
-    status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or []:
+    for container in _statuses(pod):
         waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") and waiting["reason"] != "ContainerCreating":
+        if waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
             return f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
-    for cond in status.get("conditions") or []:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("status") == "False" and cond.get("reason"):
             return f"{cond['reason']}: {cond.get('message', '')}".rstrip(": ")
     return ""
 
 
 def termination(pod: dict[str, Any]) -> TrainingResult | None:
-    """What the pod's trainer container reported, once it ended."""
-    wanted = container_of(pod)
-    for container in (pod.get("status") or {}).get("containerStatuses") or []:
-        if wanted and container.get("name") != wanted:
-            continue
-        ended = (container.get("state") or {}).get("terminated")
-        if ended:
+    """What the run's pod reported once it ended: the last of its containers that left a
+    termination message (the entrypoint's result, or an image trainer's last log lines)."""
+    for container in reversed(log_containers(pod)):
+        ended_ = state_of(pod, container).get("terminated")
+        if ended_ and (ended_.get("message") or ended_.get("exitCode")):
             return TrainingResult.from_termination(
-                str(ended.get("message") or ""), int(ended.get("exitCode") or 0)
+                str(ended_.get("message") or ""), int(ended_.get("exitCode") or 0)
             )
     return None
 
 
-def write_log(namespace: str, pod: dict[str, Any], follow: bool, out: IO[bytes], job: str) -> None:
-    query = {"follow": "true"} if follow else {}
-    if container := container_of(pod):
-        query["container"] = container
+def write_log(
+    namespace: str, pod: dict[str, Any], container: str, out: IO[bytes], job: str, *, follow: bool
+) -> None:
+    query = {"container": container, **({"follow": "true"} if follow else {})}
     path = kube.Ref("v1", "Pod", namespace, pod_name(pod)).path() + "/log"
     try:
         for chunk in kube.stream(path, query):
@@ -120,14 +140,16 @@ def write_log(namespace: str, pod: dict[str, Any], follow: bool, out: IO[bytes],
 
 
 def show_logs(namespace: str, name: str, out: IO[bytes] | None = None) -> int:
-    """Every pod's log as it is now; how many pods there were."""
+    """Every pod's log as it is now; how many pods had one."""
     out = out or sys.stdout.buffer
     get_job(namespace, name)
     pods = [p for p in pods_of(namespace, name) if started(p)]
     for pod in pods:
-        if len(pods) > 1:
-            _header(out, pod)
-        write_log(namespace, pod, False, out, name)
+        shown = [c for c in log_containers(pod) if has_log(pod, c)]
+        for container in shown:
+            if len(pods) > 1 or len(shown) > 1:
+                _header(out, pod, container if len(shown) > 1 else "")
+            write_log(namespace, pod, container, out, name, follow=False)
     return len(pods)
 
 
@@ -136,7 +158,7 @@ def follow(
     name: str,
     timeout: float | None = None,
     out: IO[bytes] | None = None,
-    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    say: Say = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[bool, str]:
     """Stream the runs' logs until the TrainingJob ends (or ``timeout`` seconds pass);
     the outcome (success, text to print). After each run's pod, what it reported; when the
@@ -156,16 +178,13 @@ def follow(
         if (job.get("status") or {}).get("phase") in TERMINAL_PHASES:
             for pod in pods:  # a run that ended before it was seen
                 if pod_name(pod) not in shown and started(pod):
-                    _header(out, pod)
-                    write_log(namespace, pod, False, out, name)
+                    _follow_pod(namespace, pod, name, out, say)
             return outcome(job)
         waiting = [p for p in pods if pod_name(p) not in shown]
         if waiting and started(waiting[0]):
-            pod = waiting[0]  # pods are shown in the order they were created
-            _header(out, pod)
-            write_log(namespace, pod, True, out, name)
+            pod = waiting[0]  # pods are shown in the order they were made
+            reported = _follow_pod(namespace, pod, name, out, say)
             shown.add(pod_name(pod))
-            reported = _reported(namespace, pod, name)
             if reported is not None:
                 say(f"pod {pod_name(pod)}: {reported.reason}: {reported.message}")
             ended_at = time.monotonic()
@@ -181,6 +200,30 @@ def follow(
         time.sleep(1.0)
 
 
+def _follow_pod(
+    namespace: str, pod: dict[str, Any], job: str, out: IO[bytes], say: Say
+) -> TrainingResult | None:
+    """Each of the pod's containers' logs as they are written; what the pod reported."""
+    containers = log_containers(pod)
+    _header(out, pod)
+    for number, container in enumerate(containers):
+        pod = _until_started(namespace, pod, container, job)
+        if not has_log(pod, container):
+            continue  # the pod ended before this container ran (its trainer failed)
+        if number:
+            _header(out, pod, container)
+        write_log(namespace, pod, container, out, job, follow=True)
+    return _reported(namespace, pod, job)
+
+
+def _until_started(namespace: str, pod: dict[str, Any], container: str, job: str) -> dict[str, Any]:
+    """The pod once ``container`` ran or runs, or the pod ended without it."""
+    while not has_log(pod, container) and not ended(pod):
+        time.sleep(0.5)
+        pod = _refreshed(namespace, pod, job)
+    return pod
+
+
 def _waiting_line(name: str, pod: dict[str, Any] | None) -> str:
     if pod is None:
         return f"waiting for a pod of TrainingJob {name}..."
@@ -188,21 +231,20 @@ def _waiting_line(name: str, pod: dict[str, Any] | None) -> str:
     return f"pod {pod_name(pod)} is waiting: {reason}" if reason else ""
 
 
-def _say_once(say: Callable[[str], None], said: set[str], line: str) -> None:
+def _say_once(say: Say, said: set[str], line: str) -> None:
     if line and line not in said:
         said.add(line)
         say(line)
 
 
 def _reported(namespace: str, pod: dict[str, Any], job: str) -> TrainingResult | None:
-    """What the pod's trainer reported (the kubelet records it a moment after the log
-    ends)."""
+    """What the pod reported (the kubelet records it a moment after the log ends)."""
     for _ in range(10):
-        result = termination(_refreshed(namespace, pod, job))
-        if result is not None:
+        pod = _refreshed(namespace, pod, job)
+        if ended(pod) and (result := termination(pod)) is not None:
             return result
         time.sleep(0.5)
-    return None
+    return termination(pod)
 
 
 def _refreshed(namespace: str, pod: dict[str, Any], job: str) -> dict[str, Any]:
@@ -211,9 +253,12 @@ def _refreshed(namespace: str, pod: dict[str, Any], job: str) -> dict[str, Any]:
         kube.get,
         kube.Ref("v1", "Pod", namespace, pod_name(pod)),
     )
-    return found or pod
+    if found is None:  # deleted (a cancelled run): it will not run any further
+        return {**pod, "status": {**(pod.get("status") or {}), "phase": "Failed"}}
+    return found
 
 
-def _header(out: IO[bytes], pod: dict[str, Any]) -> None:
-    out.write(f"==> pod {pod_name(pod)} <==\n".encode())
+def _header(out: IO[bytes], pod: dict[str, Any], container: str = "") -> None:
+    where = f"pod {pod_name(pod)}" + (f", container {container}" if container else "")
+    out.write(f"==> {where} <==\n".encode())
     out.flush()

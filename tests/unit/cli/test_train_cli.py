@@ -152,43 +152,80 @@ def test_describe() -> None:
     assert "not started (is the operator running?)" in trainingjobs.describe(_job("x", {}))
 
 
-def _pod(phase: str, containers: list[str], statuses: list[dict[str, object]]) -> dict[str, object]:
+def _pod(
+    phase: str,
+    statuses: list[dict[str, object]],
+    containers: tuple[str, ...] = ("trainer",),
+    init: tuple[str, ...] = (),
+) -> dict[str, object]:
+    by_name = {str(s["name"]): s for s in statuses}
     return {
         "metadata": {"name": "ctr-once-abcde"},
-        "spec": {"containers": [{"name": name} for name in containers]},
-        "status": {"phase": phase, "containerStatuses": statuses},
-    }
+        "spec": {"containers": [{"name": n} for n in containers],
+                 "initContainers": [{"name": n} for n in init]},
+        "status": {"phase": phase,
+                   "initContainerStatuses": [by_name[n] for n in init if n in by_name],
+                   "containerStatuses": [by_name[n] for n in containers if n in by_name]},
+    }  # fmt: skip
 
 
-def test_what_is_read_of_a_pod() -> None:
+def _state(name: str, **state: object) -> dict[str, object]:
+    return {"name": name, "state": state}
+
+
+def test_a_package_runs_pod() -> None:
     report = TrainingResult(reason="Trained", artifact_uri="s3://m/ctr/v/").termination_message()
-    done = _pod("Succeeded", ["trainer"], [
-        {"name": "trainer", "state": {"terminated": {"exitCode": 0, "message": report}}},
-    ])  # fmt: skip
+    done = _pod("Succeeded", [_state("trainer", terminated={"exitCode": 0, "message": report})])
+    assert training_logs.log_containers(done) == ["trainer"]
     assert training_logs.started(done)
-    assert training_logs.container_of(done) is None
     assert training_logs.termination(done) == TrainingResult.from_termination(report, 0)
-    pulling = _pod("Pending", ["sidecar", "trainer"], [
-        {"name": "trainer", "state": {"waiting": {"reason": "ErrImagePull", "message": "nope"}}},
-    ])  # fmt: skip
+    pulling = _pod("Pending", [_state("trainer", waiting={"reason": "ErrImagePull",
+                                                          "message": "nope"})])  # fmt: skip
     assert not training_logs.started(pulling)
-    assert training_logs.container_of(pulling) == "trainer"
     assert training_logs.waiting_reason(pulling) == "ErrImagePull: nope"
     assert training_logs.termination(pulling) is None
-    creating = _pod("Pending", ["trainer"], [
-        {"name": "trainer", "state": {"waiting": {"reason": "ContainerCreating"}}},
-    ])  # fmt: skip
+    creating = _pod("Pending", [_state("trainer", waiting={"reason": "ContainerCreating"})])
     assert training_logs.waiting_reason(creating) == ""
+    oom = {"exitCode": 137, "reason": "OOMKilled"}
+    killed = _pod("Failed", [_state("trainer", terminated=oom)])
+    assert training_logs.termination(killed) == TrainingResult(
+        reason=TRAINER_FAILED, message="", exit_code=137
+    )
+
+
+def test_an_images_pod_shows_its_trainer_then_the_collect_step() -> None:
+    from modelops_operator.trainingjob.builders import COLLECT_CONTAINER, TRAINER_CONTAINER
+
+    assert (TRAINER_CONTAINER, COLLECT_CONTAINER) == ("trainer", "collect")
+    training = _pod("Pending", [_state("trainer", running={}),
+                                _state("collect", waiting={"reason": "PodInitializing"})],
+                    containers=("collect",), init=("trainer",))  # fmt: skip
+    assert training_logs.log_containers(training) == ["trainer", "collect"]
+    assert training_logs.started(training)  # the pod is Pending while its trainer runs
+    assert training_logs.has_log(training, "trainer")
+    assert not training_logs.has_log(training, "collect")
+    assert training_logs.waiting_reason(training) == ""
+    log_end = "Traceback ...\nValueError: boom"  # an image trainer's log end, kept by the kubelet
+    failed = _pod("Failed", [_state("trainer", terminated={"exitCode": 2, "message": log_end})],
+                  containers=("collect",), init=("trainer",))  # fmt: skip
+    found = training_logs.termination(failed)
+    assert found is not None
+    assert (found.reason, found.exit_code, found.message) == (TRAINER_FAILED, 2, log_end)
+
+
+def test_an_unschedulable_pod_says_why() -> None:
     unscheduled = {"metadata": {"name": "p"}, "status": {"phase": "Pending", "conditions": [
         {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
          "message": "0/1 nodes are available: 1 Insufficient memory."}]}}  # fmt: skip
     assert training_logs.waiting_reason(unscheduled).startswith("Unschedulable: 0/1 nodes")
-    killed = _pod("Failed", ["trainer"], [
-        {"name": "trainer", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}},
-    ])  # fmt: skip
-    assert training_logs.termination(killed) == TrainingResult(
-        reason=TRAINER_FAILED, message="", exit_code=137
-    )
+
+
+def test_names_shared_with_the_operator() -> None:
+    from modelops_cli.train_command import CANCEL_ANNOTATION
+    from modelops_operator.trainingjob import reconcile
+
+    assert CANCEL_ANNOTATION == reconcile.CANCEL_ANNOTATION
+    assert training_logs.TRAINING_JOB_LABEL == "modelops.dev/trainingjob"
 
 
 def test_which_project_is_built(tmp_path: Path) -> None:
