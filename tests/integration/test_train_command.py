@@ -280,7 +280,7 @@ def test_no_model_written(tmp_path: Path) -> None:
         env=in_image(TINY),
     )  # fmt: skip
     assert (run.code, run.result.reason) == (1, NO_MODEL_WRITTEN)
-    assert "the trainer exited 0 but wrote no model" in run.result.message
+    assert "the trainer ended well but wrote no model" in run.result.message
     assert "joblib.dump(model, os.path.join(os.environ['MODELOPS_MODEL_DIR']" in run.result.message
 
 

@@ -12,7 +12,7 @@ from modelops_runtime.errors import ArtifactError
 from modelops_runtime.training.failure import TrainingFailure
 
 HOW = (
-    f"save one model file in ${MODEL_DIR} (also passed as --job-dir), e.g. "
+    f"save one model file in ${MODEL_DIR} (a module also gets it as --job-dir), e.g. "
     f"joblib.dump(model, os.path.join(os.environ['{MODEL_DIR}'], 'model.joblib'))"
 )
 
@@ -29,7 +29,7 @@ def find_model(model_dir: Path) -> Found:
     files = [p for p in entries if p.is_file() and p.name != METADATA_FILE]
     folders = [p for p in entries if p.is_dir()]
     if not files and not folders:
-        raise TrainingFailure(NO_MODEL_WRITTEN, f"the trainer exited 0 but wrote no model: {HOW}")
+        raise TrainingFailure(NO_MODEL_WRITTEN, f"the trainer ended well but wrote no model: {HOW}")
     if not files and len(folders) > 1:
         names = ", ".join(p.name + "/" for p in folders)
         raise TrainingFailure(
