@@ -19,8 +19,6 @@ from modelops_cli import resources
 from modelops_cli.errors import CommandError
 from modelops_operator.api import MODEL, MODEL_VERSION
 
-XGBOOST_FORMATS = {"xgboost-json", "xgboost-ubj"}
-
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -56,11 +54,12 @@ def register(commands: Any) -> None:
 
 
 def framework_of(model_file: Path, fmt: str) -> str:
-    """xgboost when the file is an XGBoost model or a pickle that references XGBoost."""
-    if fmt in XGBOOST_FORMATS:
-        return "xgboost"
-    with model_file.open("rb") as handle:
-        return "xgboost" if b"xgboost" in handle.read() else "sklearn"
+    """xgboost when the file is an XGBoost model or a pickle that references XGBoost (the
+    runtime's rule, which the trainer entrypoint records too)."""
+    from modelops_runtime.artifacts import Format
+    from modelops_runtime.artifacts import framework_of as runtime_framework_of
+
+    return runtime_framework_of(model_file, Format(fmt))
 
 
 def upload(path: Path, store: str, model: str, version: str) -> tuple[str, str, str]:

@@ -1,4 +1,5 @@
-"""``modelops``: serve a model locally (the runtime's own commands), deploy and manage models."""
+"""``modelops``: serve a model locally (the runtime's own commands), deploy and manage models,
+train on the cluster."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from modelops_cli import (
     deploy_command,
     predict_command,
     set_default_command,
+    train_command,
     versions_command,
 )
 from modelops_cli.errors import CommandError
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runtime_commands.register(commands)  # serve and fetch, as the pods run them
     for command in (deploy_command, predict_command, versions_command, set_default_command,
-                    delete_command):  # fmt: skip
+                    delete_command, train_command):  # fmt: skip
         command.register(commands)
     return parser
 

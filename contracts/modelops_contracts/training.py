@@ -16,11 +16,31 @@ from typing import Any
 # Reasons a run ends with.
 TRAINED = "Trained"
 PACKAGE_NOT_FOUND = "PackageNotFound"
+"""The trainer package could not be downloaded (no such object, no access, no answer)."""
 PACKAGE_INSTALL_FAILED = "PackageInstallFailed"
+"""pip refused the package; the message is pip's."""
 TRAINER_FAILED = "TrainerFailed"
+"""The user's code exited non-zero or was killed; exit_code and log_tail say how."""
 NO_MODEL_WRITTEN = "NoModelWritten"
-UPLOAD_FAILED = "UploadFailed"
+"""The code exited 0 but left no model file the runtime can serve in the model dir."""
+METRICS_INVALID = "MetricsInvalid"
+"""The metrics file or the hypertune lines hold something that is not a finite number."""
 EVALUATION_FAILED = "EvaluationFailed"
+"""The evaluation hook could not score the new model or the serving one."""
+UPLOAD_FAILED = "UploadFailed"
+"""The model could not be written to the output URI."""
+ENTRYPOINT_FAILED = "EntrypointFailed"
+"""The entrypoint could not do its own work: a bad invocation, or an error of its own."""
+FAILURE_REASONS = (
+    PACKAGE_NOT_FOUND,
+    PACKAGE_INSTALL_FAILED,
+    TRAINER_FAILED,
+    NO_MODEL_WRITTEN,
+    METRICS_INVALID,
+    EVALUATION_FAILED,
+    UPLOAD_FAILED,
+    ENTRYPOINT_FAILED,
+)
 # The kubelet keeps at most 4 KiB of a termination message.
 TERMINATION_MESSAGE_LIMIT = 4000
 

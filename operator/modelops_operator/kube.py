@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -131,6 +132,33 @@ def request(
     if response.status >= 400:
         raise KubeError(int(response.status), _message(response.data))
     return dict(json.loads(response.data or b"{}"))
+
+
+def stream(path: str, query: dict[str, str] | None = None) -> Iterator[bytes]:
+    """The body of a GET as it arrives, with no read timeout: a pod's log with
+    ``follow=true`` streams until its container ends."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    api = _client()
+    serialized = api.param_serialize(
+        "GET", path, query_params=list((query or {}).items()),
+        header_params={"Accept": "*/*"}, auth_settings=["BearerToken"],
+    )  # fmt: skip
+    try:
+        response = api.call_api(*serialized, _request_timeout=(TIMEOUT[0], None))
+    except ApiException as err:
+        raise KubeError(int(err.status or 0), _message(err.body)) from err
+    except (HTTPError, OSError) as err:
+        raise KubeError(0, f"no answer from the API server: {err}") from err
+    try:
+        if response.status >= 400:
+            raise KubeError(int(response.status), _message(response.read()))
+        yield from response.response.stream(64 * 1024)
+    except (HTTPError, OSError) as err:
+        raise KubeError(0, f"the stream from the API server broke: {err}") from err
+    finally:
+        response.response.close()  # a stream left early must not go back to the pool
 
 
 def _message(body: Any) -> str:

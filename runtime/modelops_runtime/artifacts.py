@@ -191,6 +191,15 @@ def resolve(local: Path, declared_format: str = "", expected_sha256: str = "") -
     )
 
 
+def framework_of(model_file: Path, artifact_format: Format) -> str:
+    """``xgboost`` for XGBoost's own files and for pickles that reference XGBoost (its
+    scikit-learn wrappers, a pipeline ending in one), else ``sklearn``."""
+    if artifact_format in (Format.XGBOOST_JSON, Format.XGBOOST_UBJ):
+        return "xgboost"
+    with model_file.open("rb") as handle:
+        return "xgboost" if b"xgboost" in handle.read() else "sklearn"
+
+
 def installed_framework_versions() -> dict[str, str]:
     """Versions of the frameworks importable here, keyed as metadata.json records them."""
     versions = {"python": platform.python_version()}
@@ -216,11 +225,13 @@ def write_metadata(
     framework: str,
     metrics: dict[str, float] | None = None,
     extra: dict[str, Any] | None = None,
+    framework_versions: dict[str, str] | None = None,
 ) -> Path:
-    """Record this environment's framework versions (and metrics) beside a saved model."""
+    """Record the framework versions (this environment's unless given) and metrics
+    beside a saved model."""
     data: dict[str, Any] = {
         "framework": framework,
-        "framework_versions": installed_framework_versions(),
+        "framework_versions": framework_versions or installed_framework_versions(),
         "metrics": metrics or {},
         **(extra or {}),
     }

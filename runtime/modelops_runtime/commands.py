@@ -1,6 +1,7 @@
-"""The runtime's two commands, as predictor pods run them: ``serve`` and ``fetch``.
+"""The runtime's commands, as pods run them: ``serve`` and ``fetch`` (predictor pods) and
+``train`` (training pods).
 
-``python -m modelops_runtime serve|fetch ...`` runs them without the operator or the
+``python -m modelops_runtime serve|fetch|train ...`` runs them without the operator or the
 ``modelops`` command installed; ``modelops serve|fetch`` registers the same parsers and
 functions. Nothing heavy is imported until a command runs, so building the parser is cheap.
 """
@@ -31,9 +32,13 @@ def register(commands: Any) -> None:
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description="Serve one model artifact, or fetch and verify it for a pod."
+        prog=prog,
+        description="Serve one model artifact, fetch and verify it for a pod, or run a "
+        "trainer and upload its model.",
     )
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register(commands)
+    _add_train(commands)
     return parser
 
 
@@ -221,3 +226,95 @@ def _add_allow_version_mismatch(parser: argparse.ArgumentParser) -> None:
         const=True,
         help="serve even if the artifact was saved with other framework versions",
     )
+
+
+# --- train ---------------------------------------------------------------------------------
+
+
+def _add_train(commands: Any) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="run a trainer (a package and module, or a command) and upload its model",
+        description="Install the trainer package, run its module (or run a command, or "
+        "collect what an image's trainer wrote) with the trainer contract's environment and "
+        "--job-dir, then find the model it wrote, read "
+        "its metrics, score it against the serving version with the evaluation hook, and "
+        "upload it with its metadata.json. The result is one JSON line on stdout and in the "
+        "termination log; exit 0 only when trained. Arguments after -- go to the trainer.",
+    )
+    code = parser.add_mutually_exclusive_group(required=True)
+    code.add_argument("--module", help="module run with python -m (e.g. trainer.train)")
+    code.add_argument(
+        "--command",
+        action="append",
+        metavar="ARG",
+        help="an image's trainer command, one --command=ARG per word, e.g. "
+        "--command=python --command=/app/train.py",
+    )
+    code.add_argument(
+        "--collect",
+        action="store_true",
+        help="run nothing: collect the model and metrics an image's trainer wrote to "
+        "$MODELOPS_MODEL_DIR before (a pod's init container), and upload them",
+    )
+    parser.add_argument(
+        "--package", help="URI of the trainer's wheel or sdist, installed first (with --module)"
+    )
+    parser.add_argument(
+        "--output",
+        help="folder URI the model and metadata.json are uploaded to "
+        "(default: $MODELOPS_OUTPUT_URI)",
+    )
+    parser.add_argument(
+        "--termination-log", help="also write the result here (a pod's /dev/termination-log)"
+    )
+    parser.add_argument(
+        "--evaluation-hook",
+        metavar="MODULE:FUNCTION",
+        help="scores a loaded model on the run's held-out data (default: evaluate in "
+        "--module, if it defines one); used when $MODELOPS_BASELINE_URI is set",
+    )
+    parser.add_argument(
+        "--work-dir", help="writable folder for the run (default /tmp/modelops-train)"
+    )
+    parser.add_argument("trainer_args", nargs="*", metavar="-- ARGS", help="the trainer's")
+    parser.set_defaults(run=train, parser=parser)
+
+
+def train(args: argparse.Namespace) -> int:
+    """Run the trainer; 0 when a model was trained and uploaded, 1 otherwise (with the
+    reason in the result)."""
+    import os
+
+    from modelops_contracts.training import ENTRYPOINT_FAILED, OUTPUT_URI, TrainingResult
+    from modelops_runtime.training.entrypoint import Options
+    from modelops_runtime.training.entrypoint import run as run_training
+    from modelops_runtime.training.environment import DEFAULT_WORK_DIR
+
+    if args.package and not args.module:
+        args.parser.error("--package goes with --module (the module of the package to run)")
+    output = args.output or os.environ.get(OUTPUT_URI, "")
+    if output:
+        result = run_training(
+            Options(
+                output=output,
+                module=args.module,
+                package=args.package,
+                command=tuple(args.command or ()),
+                user_args=tuple(args.trainer_args),
+                evaluation_hook=args.evaluation_hook,
+                collect=args.collect,
+                work_dir=Path(args.work_dir) if args.work_dir else DEFAULT_WORK_DIR,
+            )
+        )
+    else:
+        result = TrainingResult(
+            reason=ENTRYPOINT_FAILED,
+            message=f"give --output (or set {OUTPUT_URI}): the folder URI the model goes to",
+        )
+    print(result.to_json(), flush=True)
+    if not result.trained:
+        print(f"{PROG} train: {result.reason}: {result.message}", file=sys.stderr, flush=True)
+    if args.termination_log:
+        Path(args.termination_log).write_text(result.termination_message())
+    return 0 if result.trained else 1

@@ -25,7 +25,7 @@ def load(artifact: Artifact, skops_trusted: Sequence[str]) -> Loaded:
     """Load the artifact; version problems are returned, for the caller's policy to judge."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        obj = _LOADERS[artifact.format](artifact, skops_trusted)
+        obj = load_object(artifact, skops_trusted)
     model = _wrap(obj, artifact)
     problems = framework_version_problems(
         artifact.metadata.framework_versions,
@@ -37,6 +37,12 @@ def load(artifact: Artifact, skops_trusted: Sequence[str]) -> Loaded:
         str(w.message) for w in caught if type(w.message).__name__ == "InconsistentVersionWarning"
     ]
     return Loaded(model=model, framework_version_problems=problems)
+
+
+def load_object(artifact: Artifact, skops_trusted: Sequence[str]) -> Any:
+    """The object saved in the artifact, as its framework loads it (an estimator or
+    pipeline, an XGBoost Booster), without the served model's wrapper."""
+    return _LOADERS[artifact.format](artifact, skops_trusted)
 
 
 def _load_pickle(artifact: Artifact, _trusted: Sequence[str]) -> Any:

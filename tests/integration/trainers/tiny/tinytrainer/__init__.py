@@ -1,0 +1,1 @@
+"""A tiny trainer for the entrypoint's tests."""

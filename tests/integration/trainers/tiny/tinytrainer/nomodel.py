@@ -1,0 +1,3 @@
+"""Exits 0 without saving a model."""
+
+print("trained, and forgot to save the model")

@@ -1,0 +1,6 @@
+"""Runs until it is stopped."""
+
+import time
+
+print("ready", flush=True)
+time.sleep(120)

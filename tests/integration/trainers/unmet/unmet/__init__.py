@@ -1,0 +1,1 @@
+"""A package pip cannot install: its dependency is on no index."""

@@ -1,0 +1,1 @@
+"""Never runs: the package does not install."""
