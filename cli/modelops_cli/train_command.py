@@ -19,18 +19,16 @@ from typing import Any
 from modelops_cli import resources, training_logs, trainingjobs
 from modelops_cli.errors import CommandError
 from modelops_operator import kube
-from modelops_operator.api import API_VERSION, MODEL, TRAINING_JOB
+from modelops_operator.api import API_VERSION, MODEL, MODEL_VERSION, TRAINING_JOB
 from modelops_operator.api.trainingjob import Promotion, Schedule, TrainingJobSpec
-from modelops_operator.names import TRAINING_JOB_LABEL
+from modelops_operator.names import CANCEL_ANNOTATION, PROMOTION_LABEL
 
 FIELD_MANAGER = "modelops-cli"
-CANCEL_ANNOTATION = f"{TRAINING_JOB_LABEL}-cancel"
-"""What the operator reads as a cancel (its reconcile's CANCEL_ANNOTATION)."""
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        "train", help="train on the cluster: submit, list, describe, logs, cancel"
+        "train", help="train on the cluster: submit, list, describe, logs, cancel, promote"
     )
     train = parser.add_subparsers(dest="train_command", required=True, metavar="COMMAND")
     _add_submit(train)
@@ -49,6 +47,13 @@ def register(commands: Any) -> None:
     cancel.add_argument("name")
     resources.add_namespace(cancel)
     cancel.set_defaults(run=run_cancel)
+    promote = train.add_parser(
+        "promote", help="let a candidate the gate holds for a person (manual mode) serve"
+    )
+    promote.add_argument("model")
+    promote.add_argument("version", help="the candidate ModelVersion")
+    resources.add_namespace(promote)
+    promote.set_defaults(run=run_promote)
 
 
 def _add_submit(train: Any) -> None:
@@ -223,6 +228,24 @@ def run_cancel(args: argparse.Namespace) -> int:
         f"cancelled TrainingJob {args.name}: no new run starts, running ones stop, a schedule "
         f"is suspended (kubectl delete trainingjob {args.name} -n {args.namespace} removes it)"
     )
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    """Label a pending (or rejected) candidate promoted: the Model's rule may then pick it
+    (a pin on the Model still wins)."""
+    name = resources.version_name(args.model, args.version)
+    version = resources.get_version(args.namespace, name)
+    if version is None:
+        raise CommandError(f"no ModelVersion {name} in namespace {args.namespace}")
+    labels = (version.get("metadata") or {}).get("labels") or {}
+    if labels.get(PROMOTION_LABEL) not in ("pending", "rejected"):
+        raise CommandError(f"{name} is not held back by the promotion gate: nothing to promote")
+    patch = {"metadata": {"labels": {PROMOTION_LABEL: "promoted"}}}
+    path = resources.ref(MODEL_VERSION, args.namespace, name).path()
+    resources.call(f"promoting {name}", kube.request, "PATCH", path, patch,
+                   "application/merge-patch+json")  # fmt: skip
+    print(f"{name} promoted: Model {args.model} serves it once it is the newest Ready version")
     return 0
 
 

@@ -135,7 +135,9 @@ def pod_spec(inputs: TrainerInputs, parameters: dict[str, str]) -> dict[str, Any
     init: list[dict[str, Any]] = []
     if spec.image:  # the user's image trains first; the runtime then collects its model
         user = _container(inputs, TRAINER_CONTAINER, spec.image)
-        user |= {"command": list(spec.command), "args": [*spec.args, *parameter_args(parameters)]}
+        # --job-dir first, as the seed-era service passed it; then the user's arguments.
+        args = ["--job-dir", MODEL_DIR, *spec.args, *parameter_args(parameters)]
+        user |= {"command": list(spec.command), "args": args}
         init = [user]
         main["name"] = COLLECT_CONTAINER
     pod: dict[str, Any] = {

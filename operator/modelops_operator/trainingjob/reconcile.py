@@ -44,10 +44,6 @@ from modelops_operator.trainingjob.tuning import (
     SUCCEEDED as TRIAL_SUCCEEDED,
 )
 
-CANCEL_ANNOTATION = f"{names.TRAINING_JOB_LABEL}-cancel"
-"""Set on a TrainingJob (``modelops train cancel``): no new run starts, the active ones
-stop, and a schedule is suspended."""
-
 
 @dataclass(frozen=True)
 class Known:
@@ -70,7 +66,7 @@ def reconcile_training(known: Known, settings: Settings) -> Outcome:
     owner = Owner.of(TRAINING_JOB.kind, dict(body))
     spec = parse(TrainingJobSpec, body.get("spec"))
     current = dict(body.get("status") or {})
-    cancelled = CANCEL_ANNOTATION in (body["metadata"].get("annotations") or {})
+    cancelled = names.CANCEL_ANNOTATION in (body["metadata"].get("annotations") or {})
     inputs, blocked = _inputs(owner, spec, body, known, settings)
     runs = _runs(known.jobs, known.pods)
     produced = _produced(known.produced)

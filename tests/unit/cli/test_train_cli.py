@@ -220,14 +220,6 @@ def test_an_unschedulable_pod_says_why() -> None:
     assert training_logs.waiting_reason(unscheduled).startswith("Unschedulable: 0/1 nodes")
 
 
-def test_names_shared_with_the_operator() -> None:
-    from modelops_cli.train_command import CANCEL_ANNOTATION
-    from modelops_operator.trainingjob import reconcile
-
-    assert CANCEL_ANNOTATION == reconcile.CANCEL_ANNOTATION
-    assert training_logs.TRAINING_JOB_LABEL == "modelops.dev/trainingjob"
-
-
 def test_which_project_is_built(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "trainer").mkdir(parents=True)

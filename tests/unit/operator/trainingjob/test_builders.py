@@ -78,7 +78,7 @@ def test_an_image_trainer_runs_first_and_the_runtime_collects_its_model():
     spec = pod(manifest)
     user = spec["initContainers"][0]
     assert (user["image"], user["command"], user["args"]) == (
-        "me/trainer:1", ["python", "train.py"], ["--x=1"],
+        "me/trainer:1", ["python", "train.py"], ["--job-dir", "/work/model", "--x=1"],
     )  # fmt: skip
     assert env_of(user)["MODELOPS_MODEL_DIR"] == "/work/model"
     collect = spec["containers"][0]
