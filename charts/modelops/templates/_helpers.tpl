@@ -9,6 +9,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 
+{{- define "modelops.activatorSelector" -}}
+app.kubernetes.io/name: modelops-activator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
 {{- define "modelops.selector" -}}
 app.kubernetes.io/name: {{ include "modelops.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
