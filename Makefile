@@ -55,7 +55,7 @@ bench: install ## benchmarks against peers measured in the same run (see docs/be
 clean: ## remove the venv and caches inside the repo
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
--include tests/cluster/cluster.mk
+-include hack/cluster.mk
 
 # --- Model and ModelVersion: CRDs, chart, operator, demo (issue 4) -------------------------
 CRD_DIRS := crds charts/modelops/crds

@@ -261,7 +261,7 @@ write_configs() {
     mkdir -p "$STATE/bin"
     # "runc" for containerd and its shims (first in their PATH): clamps negative
     # oom_score_adj where the machine forbids them, see runc-wrapper.sh.
-    install -m 755 "$CLUSTER_DIR/runc-wrapper.sh" "$STATE/bin/runc"
+    install -m 755 "$HACK_DIR/cluster/runc-wrapper.sh" "$STATE/bin/runc"
     rm -f "$STATE/bin/runc-wrapper"
     mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam" "$STATE/containerd" "$STATE/run/containerd" \
              "$STATE/kubelet" "$STATE/etcd"
@@ -507,7 +507,7 @@ start_minio() {
 import_sandbox_image() {
     if ctr_k8s images ls -q | grep -qx "$SANDBOX_IMAGE"; then return; fi
     log "building sandbox image $SANDBOX_IMAGE from $PAUSE_BIN/pause"
-    "$CLUSTER_DIR/images.sh" pause
+    "$HACK_DIR/images.sh" pause
 }
 
 api() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
@@ -537,7 +537,7 @@ up() {
     local t0=$SECONDS
     [[ $EUID -eq 0 ]] || die "cluster-up needs root (containerd, kubelet, iptables)"
     deps
-    "$CLUSTER_DIR/build-binaries.sh" kubernetes etcd minio pause crictl coredns
+    "$HACK_DIR/build-binaries.sh" kubernetes etcd minio pause crictl coredns
     mkdir -p "$STATE" "$LOGS" "$PIDS"
     chmod 700 "$STATE"
     pki
@@ -716,7 +716,7 @@ external_up() {
         *) die "unknown CLUSTER=$CLUSTER (local, kind or minikube)" ;;
     esac
     chmod 600 "$KUBECONFIG_FILE"
-    "$CLUSTER_DIR/build-binaries.sh" minio
+    "$HACK_DIR/build-binaries.sh" minio
     NODE_IP="$(external_host_ip)"
     [[ -n "$NODE_IP" ]] || die "cannot find the host address the $CLUSTER nodes reach"
     # The endpoint can change between kind clusters: rewrite it, keep the credentials.

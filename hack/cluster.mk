@@ -1,4 +1,4 @@
-# The test cluster: included by the main Makefile (`-include tests/cluster/cluster.mk`).
+# The test cluster: included by the main Makefile (`-include hack/cluster.mk`).
 # CLUSTER=local (default): a real single-node Kubernetes built and run on this machine
 #                          (root; see docs/development.md).
 # CLUSTER=kind:            an existing kind cluster ($(KIND_CLUSTER)); images are `kind load`ed.
@@ -6,7 +6,7 @@ CLUSTER ?= local
 KIND_CLUSTER ?= modelops
 export CLUSTER KIND_CLUSTER
 
-CLUSTER_SCRIPTS := tests/cluster
+CLUSTER_SCRIPTS := hack
 
 .PHONY: cluster-deps cluster-binaries cluster-up cluster-down cluster-clean cluster-status kubeconfig \
         s3-env s3-env-file images images-load image-base image-runtime image-operator

@@ -2,18 +2,18 @@
 # shellcheck shell=bash
 set -euo pipefail
 
-CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
+HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$HACK_DIR/.." && pwd)"
 
 # --- pinned versions -------------------------------------------------------
-K8S_VERSION="v1.33.13"          # must match tests/cluster/build/go.mod
-ETCD_VERSION="v3.5.35"          # must match tests/cluster/build/etcd/go.mod
-HELM_VERSION="v3.19.5"          # must match tests/cluster/build/helm/go.mod
-CRICTL_VERSION="v1.34.0"        # must match tests/cluster/build/crictl/go.mod
-COREDNS_VERSION="v1.12.1"       # must match tests/cluster/build/coredns/go.mod
-PAUSE_VERSION="1.0"             # tests/cluster/pause/main.go
+K8S_VERSION="v1.33.13"          # must match hack/build/kubernetes/go.mod
+ETCD_VERSION="v3.5.35"          # must match hack/build/etcd/go.mod
+HELM_VERSION="v3.19.5"          # must match hack/build/helm/go.mod
+CRICTL_VERSION="v1.34.0"        # must match hack/build/crictl/go.mod
+COREDNS_VERSION="v1.12.1"       # must match hack/build/coredns/go.mod
+PAUSE_VERSION="1.0"             # hack/build/pause/main.go
 # MinIO has no semver tags: the pseudo-version pinned in build/minio/go.mod.
-MINIO_VERSION="$(awk '$1=="github.com/minio/minio" && $2 ~ /^v/ {print $2; exit}' "$CLUSTER_DIR/build/minio/go.mod")"
+MINIO_VERSION="$(awk '$1=="github.com/minio/minio" && $2 ~ /^v/ {print $2; exit}' "$HACK_DIR/build/minio/go.mod")"
 BASE_SUITE="bookworm"
 
 # --- caches (reused when present) ------------------------------------------
