@@ -9,8 +9,6 @@
 #   all       base runtime operator load (the default; what `make images` runs)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-CLUSTER="${CLUSTER:-local}"
-KIND_CLUSTER="${KIND_CLUSTER:-modelops}"
 BASE_IMAGE="localhost/modelops-base:$BASE_SUITE"
 RUNTIME_IMAGE="${RUNTIME_IMAGE:-localhost/modelops-runtime:dev}"
 OPERATOR_IMAGE="${OPERATOR_IMAGE:-localhost/modelops-operator:dev}"

@@ -1,9 +1,12 @@
-# Shared settings for the local single-node cluster scripts (sourced, not run).
+# Shared settings and helpers of the hack/ scripts (sourced, not run).
 # shellcheck shell=bash
 set -euo pipefail
 
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HACK_DIR/.." && pwd)"
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
 
 # --- pinned versions -------------------------------------------------------
 K8S_VERSION="v1.33.13"          # must match hack/build/kubernetes/go.mod
@@ -62,8 +65,7 @@ SANDBOX_IMAGE="localhost/modelops-pause:$PAUSE_VERSION"
 
 export PATH="$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$CRICTL_BIN:$COREDNS_BIN:$HELM_BIN:/usr/sbin:/sbin:$PATH"
 
-log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
+# --- clients of the running cluster -----------------------------------------
+api() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
-crictl_local() { crictl --runtime-endpoint "unix://$CONTAINERD_SOCK" --image-endpoint "unix://$CONTAINERD_SOCK" "$@"; }
+healthz() { curl -fsS --max-time 2 "$@"; }
