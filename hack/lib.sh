@@ -8,15 +8,24 @@ REPO_ROOT="$(cd "$HACK_DIR/.." && pwd)"
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# --- pinned versions -------------------------------------------------------
-K8S_VERSION="v1.33.13"          # must match hack/build/kubernetes/go.mod
-ETCD_VERSION="v3.5.35"          # must match hack/build/etcd/go.mod
-HELM_VERSION="v3.19.5"          # must match hack/build/helm/go.mod
-CRICTL_VERSION="v1.34.0"        # must match hack/build/crictl/go.mod
-COREDNS_VERSION="v1.12.1"       # must match hack/build/coredns/go.mod
-PAUSE_VERSION="1.0"             # hack/build/pause/main.go
-# MinIO has no semver tags: the pseudo-version pinned in build/minio/go.mod.
-MINIO_VERSION="$(awk '$1=="github.com/minio/minio" && $2 ~ /^v/ {print $2; exit}' "$HACK_DIR/build/minio/go.mod")"
+# --- pinned versions: each is read from the file that pins it --------------
+gomod_version() {  # build-module module -> the version hack/build/<build-module>/go.mod requires
+    local file="$HACK_DIR/build/$1/go.mod" version
+    version="$(awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 }
+                              $1 == m && $2 ~ /^v/ { print $2; exit }' "$file")"
+    [[ -n "$version" ]] || die "no version of $2 in $file"
+    echo "$version"
+}
+K8S_VERSION="$(gomod_version kubernetes k8s.io/kubernetes)"
+ETCD_VERSION="$(gomod_version etcd go.etcd.io/etcd/server/v3)"
+HELM_VERSION="$(gomod_version helm helm.sh/helm/v3)"
+CRICTL_VERSION="$(gomod_version crictl sigs.k8s.io/cri-tools)"
+COREDNS_VERSION="$(gomod_version coredns github.com/coredns/coredns)"
+# MinIO has no semver tags: a pseudo-version (v0.0.0-<date>-<commit>).
+MINIO_VERSION="$(gomod_version minio github.com/minio/minio)"
+# The pause program is ours: its version is the constant in its source.
+PAUSE_VERSION="$(awk '$1 == "const" && $2 == "version" { gsub(/"/, "", $4); print $4 }' \
+                     "$HACK_DIR/build/pause/main.go")"
 BASE_SUITE="bookworm"
 
 # --- caches (reused when present) ------------------------------------------
