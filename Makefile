@@ -39,12 +39,13 @@ clean: ## remove the venv and caches inside the repo
 lint: install lint-python lint-generated ## ruff, mypy --strict, import contracts, generated-file drift, helm lint
 
 PY_DIRS := $(wildcard contracts runtime operator cli tests bench examples hack)
-PY_PACKAGES := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli)
+PY_TYPED := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli) \
+            hack/image_contents.py
 
 lint-python:
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
-	$(VENV)/bin/mypy $(PY_PACKAGES)
+	$(VENV)/bin/mypy $(PY_TYPED)
 	$(VENV)/bin/lint-imports
 
 lint-generated: crds-check chart-lint
