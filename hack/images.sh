@@ -130,7 +130,7 @@ load() {
         id="$(cat "$archive.id" 2>/dev/null || true)"
         loaded="$STATE/images/$(basename "$archive").loaded"
         if [[ "$CLUSTER" == local && -n "$id" && "$(cat "$loaded" 2>/dev/null)" == "$id" ]] \
-           && ctr_k8s images ls -q | grep -qxF "$tag"; then
+           && ctr_k8s images ls -q | grep -xF "$tag" >/dev/null; then
             log "$(basename "$archive") already loaded"; continue
         fi
         case "$CLUSTER" in

@@ -75,6 +75,8 @@ SANDBOX_IMAGE="localhost/modelops-pause:$PAUSE_VERSION"
 export PATH="$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$CRICTL_BIN:$COREDNS_BIN:$HELM_BIN:/usr/sbin:/sbin:$PATH"
 
 # --- clients of the running cluster -----------------------------------------
+# (With pipefail, `cmd | grep -q` can fail when grep exits before cmd has written all and
+# cmd dies of SIGPIPE: tests on a command's output use `grep ... >/dev/null`.)
 api() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 healthz() { curl -fsS --max-time 2 "$@"; }

@@ -21,7 +21,7 @@ start_containerd() {
 
 # The sandbox image is our pause program (there is no registry to pull one from).
 import_sandbox_image() {
-    if ctr_k8s images ls -q | grep -qx "$SANDBOX_IMAGE"; then return; fi
+    if ctr_k8s images ls -q | grep -xF "$SANDBOX_IMAGE" >/dev/null; then return; fi
     log "building sandbox image $SANDBOX_IMAGE from $PAUSE_BIN/pause"
     "$HACK_DIR/images.sh" pause
 }

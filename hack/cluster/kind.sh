@@ -18,7 +18,7 @@ existing_up() {
     case "$CLUSTER" in
         kind)
             command -v kind >/dev/null || die "CLUSTER=kind needs the kind CLI"
-            kind get clusters | grep -qx "$KIND_CLUSTER" \
+            kind get clusters | grep -x "$KIND_CLUSTER" >/dev/null \
                 || die "no kind cluster '$KIND_CLUSTER' (kind create cluster --name $KIND_CLUSTER)"
             ctx="kind-$KIND_CLUSTER"
             mkdir -p "$STATE" "$LOGS" "$PIDS"

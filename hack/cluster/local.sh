@@ -70,7 +70,7 @@ down() {
 
 clean() {
     down
-    if findmnt -rn -o TARGET | grep -q "^$STATE/"; then
+    if findmnt -rn -o TARGET | grep "^$STATE/" >/dev/null; then
         die "something is still mounted under $STATE; not removing it"
     fi
     rm -rf "$STATE"

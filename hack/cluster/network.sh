@@ -72,7 +72,7 @@ for line in sys.stdin:
 print("\n".join(out))
 ' > "$STATE/iptables.clean" || continue
         # Only rewrite when something of ours is present.
-        if "$save" 2>/dev/null | grep -qE '(KUBE|CNI|MODELOPS)-'; then
+        if "$save" 2>/dev/null | grep -E '(KUBE|CNI|MODELOPS)-' >/dev/null; then
             "$restore" -w < "$STATE/iptables.clean" || log "warning: $restore failed"
         fi
         rm -f "$STATE/iptables.clean"

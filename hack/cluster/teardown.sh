@@ -37,7 +37,7 @@ kill_shims() {  # shims outlive containerd; their pids are in the task bundles
     local cmdline
     for cmdline in /proc/[0-9]*/cmdline; do
         pid="${cmdline#/proc/}"; pid="${pid%/cmdline}"
-        if tr '\0' ' ' < "$cmdline" 2>/dev/null | grep -qF -- "-address $CONTAINERD_SOCK"; then
+        if tr '\0' ' ' < "$cmdline" 2>/dev/null | grep -F -- "-address $CONTAINERD_SOCK" >/dev/null; then
             [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == *containerd-shim* ]] \
                 && kill -KILL "$pid" 2>/dev/null || true
         fi
