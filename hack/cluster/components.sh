@@ -27,6 +27,7 @@ import_sandbox_image() {
 }
 
 start_apiserver() {
+    restart_if_changed kube-apiserver "$STATE/audit-policy.yaml"
     start kube-apiserver kube-apiserver \
         --advertise-address="$NODE_IP" --bind-address="$NODE_IP" --secure-port="$APISERVER_PORT" \
         --etcd-servers=http://127.0.0.1:2379 \
@@ -41,6 +42,8 @@ start_apiserver() {
         --service-account-key-file="$PKI/sa.pub" \
         --service-account-signing-key-file="$PKI/sa.key" \
         --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+        --audit-policy-file="$STATE/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" \
+        --audit-log-maxsize=100 --audit-log-maxbackup=1 \
         --allow-privileged=true --profiling=false --event-ttl=1h --v=1
 }
 

@@ -34,6 +34,24 @@ write_configs() {
     write_file "$STATE/kubelet.yaml" < <(kubelet_config)
     write_file "$STATE/Corefile" < <(coredns_config)
     write_file "$STATE/kube-proxy.yaml" < <(kube_proxy_config)
+    write_file "$STATE/audit-policy.yaml" < <(audit_policy)
+}
+
+# The API server's audit log ($LOGS/audit.log): every write request, metadata only (who,
+# verb, object), so tests and benchmarks can count what the operator writes. Node and
+# component leases, renewed every few seconds, are left out.
+audit_policy() {
+    cat <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  verbs: [get, list, watch]
+- level: None
+  resources: [{group: coordination.k8s.io, resources: [leases]}]
+- level: Metadata
+EOF
 }
 
 containerd_config() {
