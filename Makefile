@@ -6,11 +6,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install lint lint-python lint-generated test test-unit test-cluster bench demo clean
+.PHONY: help install lint lint-python lint-generated crds crds-check chart-lint \
+        test test-unit bench operator-run demo demo-clean clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+# The local cluster, its pinned binaries (Helm among them: $(HELM)) and the images.
+include hack/cluster.mk
+
+# --- setup --------------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -19,7 +24,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # A stand-in GCS server for the gs:// storage tests (no real GCS can be reached here).
 FAKE_GCS_VERSION := v1.52.2
-FAKE_GCS := $(HOME)/.cache/modelops/fake-gcs-server-$(FAKE_GCS_VERSION)/fake-gcs-server
+FAKE_GCS := $(MODELOPS_CACHE)/fake-gcs-server-$(FAKE_GCS_VERSION)/fake-gcs-server
 export MODELOPS_FAKE_GCS := $(FAKE_GCS)
 
 $(FAKE_GCS):
@@ -27,17 +32,40 @@ $(FAKE_GCS):
 
 install: $(VENV)/.installed $(FAKE_GCS) ## create .venv with everything the tests need
 
-lint: install lint-python ## ruff, mypy --strict, import contracts (and generated-file drift)
+clean: ## remove the venv and caches inside the repo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-PY_DIRS := $(wildcard contracts runtime operator cli tests bench examples)
-PY_PACKAGES := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli)
+# --- checks -------------------------------------------------------------------------------
+lint: install lint-python lint-generated ## ruff, mypy --strict, import contracts, generated-file drift, helm lint
+
+PY_DIRS := $(wildcard contracts runtime operator cli tests bench examples hack)
+PY_TYPED := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli) \
+            hack/image_contents.py
 
 lint-python:
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
-	$(VENV)/bin/mypy $(PY_PACKAGES)
+	$(VENV)/bin/mypy $(PY_TYPED)
 	$(VENV)/bin/lint-imports
 
+lint-generated: crds-check chart-lint
+
+CRD_DIRS := crds charts/modelops/crds
+
+crds: install ## generate the CRDs (crds/ and the chart's) from operator/modelops_operator/api
+	$(PY) -m modelops_operator.api.crds $(CRD_DIRS)
+	$(PY) -m modelops_operator.api.reference docs/reference.md
+
+crds-check: install ## fail if the CRDs or docs/reference.md differ from the typed API
+	$(PY) -m modelops_operator.api.crds --check $(CRD_DIRS)
+	$(PY) -m modelops_operator.api.reference --check docs/reference.md
+
+chart-lint: $(HELM) ## helm lint and render the chart
+	$(HELM) lint --strict charts/modelops
+	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 >/dev/null
+	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 --set "watchNamespaces={a,b}" >/dev/null
+
+# --- tests --------------------------------------------------------------------------------
 test-unit: install ## unit, API and process tests only (no cluster needed)
 	$(PY) -m pytest -m 'not cluster' -q $(PYTEST_ARGS)
 
@@ -52,50 +80,19 @@ test: install cluster-binaries cluster-up images ## lint and every test, cluster
 bench: install ## benchmarks against peers measured in the same run (see docs/benchmarks.md)
 	$(PY) bench/predictor.py $(BENCH_ARGS)
 
-clean: ## remove the venv and caches inside the repo
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
-
--include tests/cluster/cluster.mk
-
-# --- Model and ModelVersion: CRDs, chart, operator, demo (issue 4) -------------------------
-CRD_DIRS := crds charts/modelops/crds
-HELM ?= $(firstword $(wildcard $(HOME)/.cache/modelops/helm-*/bin/helm) $(shell command -v helm))
-
-.PHONY: crds crds-check chart-lint operator-run
-
-crds: install ## generate the CRDs (crds/ and the chart's) from operator/modelops_operator/api
-	$(PY) -m modelops_operator.api.crds $(CRD_DIRS)
-	$(PY) -m modelops_operator.api.reference docs/reference.md
-
-crds-check: install ## fail if the CRDs or docs/reference.md differ from the typed API
-	$(PY) -m modelops_operator.api.crds --check $(CRD_DIRS)
-	$(PY) -m modelops_operator.api.reference --check docs/reference.md
-
-lint-generated: crds-check chart-lint
-lint: lint-generated
-
-chart-lint: ## helm lint and render the chart (needs helm; see docs/development.md)
-	@if [ -z "$(HELM)" ]; then echo "chart-lint: helm not found (make cluster binaries or install helm)"; exit 1; fi
-	$(HELM) lint --strict charts/modelops
-	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 >/dev/null
-	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 --set "watchNamespaces={a,b}" >/dev/null
-
+# --- the operator and the demo ------------------------------------------------------------
 operator-run: install ## run the operator locally against the current kubeconfig context
 	$(PY) -m modelops_operator
-# --- end issue 4 ------------------------------------------------------------------------------
 
-# --- the demo (issue 4) -----------------------------------------------------------------------
-.PHONY: demo-clean
-demo: install ## start the cluster if needed, install the chart, train, deploy and predict (CLUSTER=kind too)
-	@if [ "$(CLUSTER)" = local ]; then $(MAKE) --no-print-directory cluster-up; fi
-	@$(MAKE) --no-print-directory images
+# On a fresh machine too: Helm, the cluster (CLUSTER=local, or kind/minikube with our S3
+# server) and the images are built or reused before the demo installs the chart.
+demo: install $(HELM) cluster-up images ## start the cluster if needed, install the chart, train, deploy and predict (CLUSTER=kind too)
 	$(PY) examples/ctr/demo.py
 
-demo-clean: ## delete the demo's model and uninstall the operator (the cluster stays up)
+demo-clean: $(HELM) ## delete the demo's model and uninstall the operator (the cluster stays up)
 	@export KUBECONFIG="$$($(MAKE) -s --no-print-directory kubeconfig)"; \
 	$(PY) -m modelops_cli.main delete ctr --namespace modelops-demo || true; \
 	kubectl -n modelops-demo wait --for=delete modelversions,models --all --timeout=120s || true; \
 	kubectl delete namespace modelops-demo --ignore-not-found --wait=false; \
 	$(HELM) uninstall modelops --namespace modelops-system --ignore-not-found --wait; \
 	kubectl delete namespace modelops-system --ignore-not-found --wait=false
-# --- end demo ----------------------------------------------------------------------------------

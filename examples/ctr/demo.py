@@ -37,8 +37,8 @@ def make(target: str) -> str:
 
 
 def helm() -> str:
-    found = sorted(Path.home().glob(".cache/modelops/helm-*/bin/helm"))
-    return str(found[-1]) if found else "helm"
+    """The pinned Helm that ``make demo`` builds (and exports as HELM), else one on PATH."""
+    return os.environ.get("HELM") or "helm"
 
 
 def s3_env() -> dict[str, str]:

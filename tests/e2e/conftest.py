@@ -33,7 +33,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.e2e.kube import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_SH = REPO_ROOT / "tests" / "cluster" / "cluster.sh"
+CLUSTER_SH = REPO_ROOT / "hack" / "cluster.sh"
 LOCAL_CONTEXT = "modelops-local"
 LOCAL_SERVER = "https://10.250.0.1:6443"
 DEFAULT_RUNTIME_IMAGE = "localhost/modelops-runtime:dev"
@@ -61,7 +61,7 @@ def _cluster_script(command: str) -> str:
         ["bash", str(CLUSTER_SH), command], capture_output=True, text=True, timeout=30, check=False
     )
     if done.returncode != 0:
-        _unavailable(f"tests/cluster/cluster.sh {command} failed: {done.stderr.strip()}")
+        _unavailable(f"hack/cluster.sh {command} failed: {done.stderr.strip()}")
     return done.stdout.strip()
 
 

@@ -33,13 +33,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [batch]
   resources: [jobs, cronjobs]
   verbs: [get, list, watch, create, patch]
-# Children are written with server-side apply (patch), which also creates them.
+# Children are written with server-side apply (patch); an apply that creates the object
+# is also authorized as a create, so both verbs are needed.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]

@@ -10,9 +10,12 @@ import (
 	"syscall"
 )
 
+// The image tag and cache key (hack/lib.sh reads this line).
+const version = "1.0"
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-v" {
-		os.Stdout.WriteString("pause (modelops) 1.0\n")
+		os.Stdout.WriteString("pause (modelops) " + version + "\n")
 		return
 	}
 	if os.Getpid() != 1 {

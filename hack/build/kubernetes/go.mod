@@ -1,8 +1,8 @@
 // Build module for the pinned Kubernetes binaries of the local test cluster.
 // k8s.io/kubernetes cannot be "go install"ed (its go.mod uses replace directives
 // onto ./staging); this module requires it and pins every staging module instead.
-// Regenerate with tests/cluster/gen-build-mod.sh after changing the version.
-module modelops.dev/tests/cluster/build
+// To change the version, see docs/development.md.
+module modelops.dev/hack/build/kubernetes
 
 go 1.24.0
 

@@ -3,17 +3,21 @@
 # Usage: images.sh [pause|base|runtime|operator|load|all]...
 #   pause     the sandbox image (our static pause program) -> containerd k8s.io
 #   base      debootstrap bookworm + python3 + python3-venv  -> buildah $BASE_IMAGE
-#   runtime   runtime/Dockerfile   -> $RUNTIME_IMAGE (buildah)
-#   operator  operator/Dockerfile  -> $OPERATOR_IMAGE (buildah)
+#   runtime   Dockerfile, target runtime   -> $RUNTIME_IMAGE (buildah)
+#   operator  Dockerfile, target operator  -> $OPERATOR_IMAGE (buildah)
 #   load      runtime + operator archives -> the cluster (containerd, or kind when CLUSTER=kind)
 #   all       base runtime operator load (the default; what `make images` runs)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-CLUSTER="${CLUSTER:-local}"
-KIND_CLUSTER="${KIND_CLUSTER:-modelops}"
 BASE_IMAGE="localhost/modelops-base:$BASE_SUITE"
 RUNTIME_IMAGE="${RUNTIME_IMAGE:-localhost/modelops-runtime:dev}"
 OPERATOR_IMAGE="${OPERATOR_IMAGE:-localhost/modelops-operator:dev}"
+# What each image installs (pyproject extras) and ships (import packages): the Dockerfile's
+# build args. The runtime has the predictor and nothing of the operator or the CLI.
+RUNTIME_EXTRAS="${RUNTIME_EXTRAS:-runtime xgboost-cpu gcs}"
+RUNTIME_PACKAGES="${RUNTIME_PACKAGES:-modelops_contracts modelops_runtime}"
+OPERATOR_EXTRAS="${OPERATOR_EXTRAS:-operator}"
+OPERATOR_PACKAGES="${OPERATOR_PACKAGES:-modelops_contracts modelops_operator}"
 ARCHIVES="$MODELOPS_CACHE/images"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 HOST_CA_BUNDLE="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
@@ -79,30 +83,29 @@ build_base() {
     log "base image $BASE_IMAGE built"
 }
 
-build_dockerfile() {  # dockerfile tag
-    local dockerfile="$1" tag="$2" name archive
+build_image() {  # target tag extras packages
+    local target="$1" tag="$2" name archive
+    local args=(--target "$target" --build-arg "EXTRAS=$3" --build-arg "PACKAGES=$4")
     name="$(basename "${tag%%:*}")"
     archive="$ARCHIVES/$name.tar"
     if ! command -v buildah >/dev/null && command -v docker >/dev/null; then
         # A normal workstation (e.g. with kind): Docker and the public base image.
-        log "docker build -f $dockerfile -t $tag"
-        docker build -f "$REPO_ROOT/$dockerfile" -t "$tag" "$REPO_ROOT"
+        log "docker build --target $target -t $tag"
+        docker build "${args[@]}" -t "$tag" "$REPO_ROOT"
         docker save -o "$archive" "$tag"
         docker image inspect -f '{{.Id}}' "$tag" > "$archive.id"
         return
     fi
     have_image "$BASE_IMAGE" || build_base
-    log "buildah bud -f $dockerfile -t $tag"
+    log "buildah bud --target $target -t $tag"
     # Host network and the host's CA bundle (only mounted for RUN, not stored in the
     # image): pip inside RUN reaches PyPI the way the host's pip does.
-    local pip_args=()
     if [[ -f "$HOST_CA_BUNDLE" ]]; then
-        pip_args+=(--volume "$HOST_CA_BUNDLE:/run/modelops-host-ca.crt:ro"
-                   --build-arg PIP_CERT=/run/modelops-host-ca.crt)
+        args+=(--volume "$HOST_CA_BUNDLE:/run/modelops-host-ca.crt:ro"
+               --build-arg PIP_CERT=/run/modelops-host-ca.crt)
     fi
-    buildah bud --network host --pull=never --layers -q "${pip_args[@]}" \
-        --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-        -f "$REPO_ROOT/$dockerfile" -t "$tag" "$REPO_ROOT" >/dev/null
+    buildah bud --network host --pull=never --layers -q "${args[@]}" \
+        --build-arg "BASE_IMAGE=$BASE_IMAGE" -f "$REPO_ROOT/Dockerfile" -t "$tag" "$REPO_ROOT" >/dev/null
     local id; id="$(buildah inspect --type image --format '{{.FromImageID}}' "$tag")"
     if [[ -f "$archive" && "$(cat "$archive.id" 2>/dev/null)" == "$id" ]]; then
         log "$tag unchanged (${id:0:12})"; return
@@ -114,6 +117,9 @@ build_dockerfile() {  # dockerfile tag
     log "$tag built (${id:0:12}, $(du -h "$archive" | cut -f1) archive)"
 }
 
+build_runtime() { build_image runtime "$RUNTIME_IMAGE" "$RUNTIME_EXTRAS" "$RUNTIME_PACKAGES"; }
+build_operator() { build_image operator "$OPERATOR_IMAGE" "$OPERATOR_EXTRAS" "$OPERATOR_PACKAGES"; }
+
 load() {
     local archive id loaded tag
     for tag in "$RUNTIME_IMAGE" "$OPERATOR_IMAGE"; do
@@ -124,7 +130,7 @@ load() {
         id="$(cat "$archive.id" 2>/dev/null || true)"
         loaded="$STATE/images/$(basename "$archive").loaded"
         if [[ "$CLUSTER" == local && -n "$id" && "$(cat "$loaded" 2>/dev/null)" == "$id" ]] \
-           && ctr_k8s images ls -q | grep -qxF "$tag"; then
+           && ctr_k8s images ls -q | grep -xF "$tag" >/dev/null; then
             log "$(basename "$archive") already loaded"; continue
         fi
         case "$CLUSTER" in
@@ -142,12 +148,11 @@ for what in "${@:-all}"; do
     case "$what" in
         pause) build_pause ;;
         base) build_base ;;
-        runtime) build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE" ;;
-        operator) build_dockerfile operator/Dockerfile "$OPERATOR_IMAGE" ;;
+        runtime) build_runtime ;;
+        operator) build_operator ;;
         load) load ;;
         all) command -v buildah >/dev/null && build_base
-             build_dockerfile runtime/Dockerfile "$RUNTIME_IMAGE"
-             build_dockerfile operator/Dockerfile "$OPERATOR_IMAGE"; load ;;
+             build_runtime; build_operator; load ;;
         *) die "unknown image $what" ;;
     esac
 done

@@ -1,6 +1,6 @@
 // Build module for the pinned MinIO server (the cluster's S3 store).
 // MinIO publishes no semver tags; this pins a commit by pseudo-version.
-module modelops.dev/tests/cluster/build/minio
+module modelops.dev/hack/build/minio
 
 go 1.25.0
 

@@ -1,6 +1,6 @@
 // Build module for the pinned CoreDNS (cluster DNS, run on the node like the
 // control plane; the version kubeadm pairs with Kubernetes 1.33).
-module modelops.dev/tests/cluster/build/coredns
+module modelops.dev/hack/build/coredns
 
 go 1.24.0
 

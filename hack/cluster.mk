@@ -1,4 +1,4 @@
-# The test cluster: included by the main Makefile (`-include tests/cluster/cluster.mk`).
+# The test cluster, its pinned binaries and the images: included by the main Makefile.
 # CLUSTER=local (default): a real single-node Kubernetes built and run on this machine
 #                          (root; see docs/development.md).
 # CLUSTER=kind:            an existing kind cluster ($(KIND_CLUSTER)); images are `kind load`ed.
@@ -6,7 +6,17 @@ CLUSTER ?= local
 KIND_CLUSTER ?= modelops
 export CLUSTER KIND_CLUSTER
 
-CLUSTER_SCRIPTS := tests/cluster
+CLUSTER_SCRIPTS := hack
+MODELOPS_CACHE ?= $(HOME)/.cache/modelops
+
+# The pinned Helm (hack/build/helm/go.mod), built on first use; HELM=... uses another one.
+ifeq ($(origin HELM),undefined)
+HELM := $(shell bash -c 'source $(CLUSTER_SCRIPTS)/lib.sh && echo "$$HELM_BIN/helm"')
+endif
+export HELM
+
+$(HELM):
+	$(CLUSTER_SCRIPTS)/build-binaries.sh helm
 
 .PHONY: cluster-deps cluster-binaries cluster-up cluster-down cluster-clean cluster-status kubeconfig \
         s3-env s3-env-file images images-load image-base image-runtime image-operator

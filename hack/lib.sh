@@ -1,19 +1,31 @@
-# Shared settings for the local single-node cluster scripts (sourced, not run).
+# Shared settings and helpers of the hack/ scripts (sourced, not run).
 # shellcheck shell=bash
 set -euo pipefail
 
-CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
+HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$HACK_DIR/.." && pwd)"
 
-# --- pinned versions -------------------------------------------------------
-K8S_VERSION="v1.33.13"          # must match tests/cluster/build/go.mod
-ETCD_VERSION="v3.5.35"          # must match tests/cluster/build/etcd/go.mod
-HELM_VERSION="v3.19.5"          # must match tests/cluster/build/helm/go.mod
-CRICTL_VERSION="v1.34.0"        # must match tests/cluster/build/crictl/go.mod
-COREDNS_VERSION="v1.12.1"       # must match tests/cluster/build/coredns/go.mod
-PAUSE_VERSION="1.0"             # tests/cluster/pause/main.go
-# MinIO has no semver tags: the pseudo-version pinned in build/minio/go.mod.
-MINIO_VERSION="$(awk '$1=="github.com/minio/minio" && $2 ~ /^v/ {print $2; exit}' "$CLUSTER_DIR/build/minio/go.mod")"
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- pinned versions: each is read from the file that pins it --------------
+gomod_version() {  # build-module module -> the version hack/build/<build-module>/go.mod requires
+    local file="$HACK_DIR/build/$1/go.mod" version
+    version="$(awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 }
+                              $1 == m && $2 ~ /^v/ { print $2; exit }' "$file")"
+    [[ -n "$version" ]] || die "no version of $2 in $file"
+    echo "$version"
+}
+K8S_VERSION="$(gomod_version kubernetes k8s.io/kubernetes)"
+ETCD_VERSION="$(gomod_version etcd go.etcd.io/etcd/server/v3)"
+HELM_VERSION="$(gomod_version helm helm.sh/helm/v3)"
+CRICTL_VERSION="$(gomod_version crictl sigs.k8s.io/cri-tools)"
+COREDNS_VERSION="$(gomod_version coredns github.com/coredns/coredns)"
+# MinIO has no semver tags: a pseudo-version (v0.0.0-<date>-<commit>).
+MINIO_VERSION="$(gomod_version minio github.com/minio/minio)"
+# The pause program is ours: its version is the constant in its source.
+PAUSE_VERSION="$(awk '$1 == "const" && $2 == "version" { gsub(/"/, "", $4); print $4 }' \
+                     "$HACK_DIR/build/pause/main.go")"
 BASE_SUITE="bookworm"
 
 # --- caches (reused when present) ------------------------------------------
@@ -62,8 +74,9 @@ SANDBOX_IMAGE="localhost/modelops-pause:$PAUSE_VERSION"
 
 export PATH="$K8S_BIN:$ETCD_BIN:$MINIO_BIN:$CRICTL_BIN:$COREDNS_BIN:$HELM_BIN:/usr/sbin:/sbin:$PATH"
 
-log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
+# --- clients of the running cluster -----------------------------------------
+# (With pipefail, `cmd | grep -q` can fail when grep exits before cmd has written all and
+# cmd dies of SIGPIPE: tests on a command's output use `grep ... >/dev/null`.)
+api() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
-crictl_local() { crictl --runtime-endpoint "unix://$CONTAINERD_SOCK" --image-endpoint "unix://$CONTAINERD_SOCK" "$@"; }
+healthz() { curl -fsS --max-time 2 "$@"; }

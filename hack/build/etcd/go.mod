@@ -1,7 +1,7 @@
 // Build module for the pinned etcd server of the local test cluster.
 // go.etcd.io/etcd/server/v3 replaces its sibling modules with ../paths, so it
 // cannot be "go install"ed; this module pins them to the same release instead.
-module modelops.dev/tests/cluster/build/etcd
+module modelops.dev/hack/build/etcd
 
 go 1.26.0
 

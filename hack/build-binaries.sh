@@ -22,43 +22,43 @@ build_kubernetes() {
     local tmp="$out.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
     log "kubernetes $K8S_VERSION: building ${cmds[*]} (slow on a cold Go cache)"
     local paths=(); for c in "${cmds[@]}"; do paths+=("k8s.io/kubernetes/cmd/$c"); done
-    (cd "$CLUSTER_DIR/build" && go build -trimpath -ldflags "$ld" -o "$tmp/" "${paths[@]}")
+    (cd "$HACK_DIR/build/kubernetes" && go build -trimpath -ldflags "$ld" -o "$tmp/" "${paths[@]}")
     rm -rf "$out"; mv "$tmp" "$out"
     log "kubernetes $K8S_VERSION: built into $out"
 }
 
-# go build one "tool" package of a build module under build/<mod> into <dest>/<name>.
+# go build one package of a build module under hack/build/<mod> into <dest>/<name>.
 build_tool() {
     local mod="$1" pkg="$2" dest="$3" name="$4" ld="${5:--s -w}"
     if [[ -x "$dest/$name" ]]; then log "$name: cached in $dest"; return; fi
     local tmp="$dest.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
     log "$name: building $pkg"
-    (cd "$CLUSTER_DIR/$mod" && go build -trimpath -ldflags "$ld" -o "$tmp/$name" "$pkg")
+    (cd "$HACK_DIR/build/$mod" && go build -trimpath -ldflags "$ld" -o "$tmp/$name" "$pkg")
     rm -rf "$dest"; mv "$tmp" "$dest"
     log "$name: built into $dest"
 }
 
 build_etcd() {
-    build_tool build/etcd go.etcd.io/etcd/server/v3 "$ETCD_BIN" etcd
+    build_tool etcd go.etcd.io/etcd/server/v3 "$ETCD_BIN" etcd
 }
 
 build_minio() {
-    build_tool build/minio github.com/minio/minio "$MINIO_BIN" minio \
+    build_tool minio github.com/minio/minio "$MINIO_BIN" minio \
         "-s -w -X github.com/minio/minio/cmd.Version=$MINIO_VERSION"
 }
 
 build_helm() {
-    build_tool build/helm helm.sh/helm/v3/cmd/helm "$HELM_BIN" helm \
+    build_tool helm helm.sh/helm/v3/cmd/helm "$HELM_BIN" helm \
         "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
 build_crictl() {
-    build_tool build/crictl sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_BIN" crictl \
+    build_tool crictl sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_BIN" crictl \
         "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
 }
 
 build_coredns() {
-    build_tool build/coredns github.com/coredns/coredns "$COREDNS_BIN" coredns \
+    build_tool coredns github.com/coredns/coredns "$COREDNS_BIN" coredns \
         "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
 }
 

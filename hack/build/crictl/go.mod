@@ -1,6 +1,6 @@
 // Build module for the pinned crictl (CRI debugging client; also used by
 // cluster-down to stop pod sandboxes so CNI releases their network).
-module modelops.dev/tests/cluster/build/crictl
+module modelops.dev/hack/build/crictl
 
 go 1.24.1
 

@@ -1,5 +1,5 @@
 // Build module for the pinned Helm 3 client.
-module modelops.dev/tests/cluster/build/helm
+module modelops.dev/hack/build/helm
 
 go 1.24.0
 

@@ -1,0 +1,3 @@
+module modelops.dev/hack/build/pause
+
+go 1.24.0

@@ -1,3 +1,0 @@
-module modelops.dev/tests/cluster/pause
-
-go 1.24.0
