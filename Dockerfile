@@ -18,7 +18,8 @@ FROM ${BASE_IMAGE} AS build
 # passes the host's CA bundle as a build-time volume (nothing of it is stored).
 ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-# pip lives in a tools venv of the build stage only; /opt/venv (shipped) has none.
+# pip lives in a tools venv of the build stage; /opt/venv (shipped) gets one only where it
+# is used: the runtime installs trainer packages at a training pod's start.
 RUN python3 -m venv /opt/tools && python3 -m venv --without-pip /opt/venv
 WORKDIR /src
 # Dependencies first, in a layer (and a final-stage copy) reused while only the sources
@@ -29,6 +30,8 @@ ARG EXTRAS
 RUN python3 /usr/local/bin/image-contents requirements ${EXTRAS} > /tmp/requirements.txt \
  && /opt/tools/bin/pip --python /opt/venv/bin/python install -c constraints.txt \
       -r /tmp/requirements.txt \
+ && case " ${EXTRAS} " in *" runtime "*) \
+      /opt/tools/bin/pip --python /opt/venv/bin/python install -c constraints.txt pip ;; esac \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib \
  && /opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))" \
       | xargs -I{} sh -c 'echo /opt/modelops > {}/modelops.pth'

@@ -2,9 +2,12 @@
 one version it serves ("serve"), or to the activator ("proxy") while that version has no
 ready pod or a traffic split is active — Knative's two modes, without Knative.
 
-A Service in serve mode mirrors its version's private EndpointSlices, so kube-proxy takes
-requests to the pods with no extra hop; in proxy mode its slice lists the activator's
-pods, and its routes annotation tells the activator where each request goes.
+A Service in serve mode lists its version's ready pods (read from the private Service's
+EndpointSlices), so kube-proxy takes requests to them with no extra hop; in proxy mode it
+lists the activator's pods, and its routes annotation tells the activator where each
+request goes. The operator writes a core ``Endpoints`` object: Kubernetes mirrors it into
+the EndpointSlices kube-proxy reads, and the API server's service proxy (``modelops
+predict``, ``kubectl get --raw .../proxy``) reads it as it is.
 """
 
 from __future__ import annotations
@@ -60,35 +63,33 @@ def mode(routes: list[Route], target_ready: bool) -> str:
     return SERVE if single and target_ready else PROXY
 
 
-def slice_manifest(
+def endpoints_manifest(
     owner: Owner,
     service: str,
     labels: dict[str, str],
     endpoints: list[Endpoint],
     port: int,
 ) -> dict[str, Any]:
-    """The EndpointSlice the operator keeps for ``service``."""
-    slice_labels = {
-        **labels,
-        names.SERVICE_NAME_LABEL: service,
-        names.SLICE_MANAGED_BY: names.SLICE_MANAGER,
-    }
-    items = []
-    for e in endpoints:
-        item: dict[str, Any] = {
-            "addresses": [e.ip],
-            "conditions": {"ready": e.ready, "serving": e.serving, "terminating": e.terminating},
-        }
+    """The Endpoints of ``service`` (named like it): ready addresses and the others."""
+
+    def address(e: Endpoint) -> dict[str, Any]:
+        found: dict[str, Any] = {"ip": e.ip}
         if e.node:
-            item["nodeName"] = e.node
-        items.append(item)
+            found["nodeName"] = e.node
+        return found
+
+    subset: dict[str, Any] = {"ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
+    ready_ones = [address(e) for e in endpoints if e.ready]
+    waiting = [address(e) for e in endpoints if not e.ready]
+    if ready_ones:
+        subset["addresses"] = ready_ones
+    if waiting:
+        subset["notReadyAddresses"] = waiting
     return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": metadata(owner, names.endpoint_slice(service), slice_labels),
-        "addressType": "IPv4",
-        "endpoints": items,
-        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": metadata(owner, service, labels),
+        "subsets": [subset] if endpoints else [],
     }
 
 

@@ -25,11 +25,6 @@ def private_service(version: str) -> str:
     return f"{predictor(version)}-private"
 
 
-def endpoint_slice(service: str) -> str:
-    """The EndpointSlice the operator writes for one of its selectorless Services."""
-    return f"{service}-modelops"
-
-
 def model_service(model: str) -> str:
     """The Service whose selector follows the Model's serving version."""
     return model
@@ -75,8 +70,6 @@ def trial_job(training_job: str, number: int) -> str:
     return f"{training_job}-t{number}"
 
 
-SLICE_MANAGER = "modelops.dev"
-"""endpointslice.kubernetes.io/managed-by of the slices the operator writes."""
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 PREDICTOR_ACCOUNT = "modelops-predictor"

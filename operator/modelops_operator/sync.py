@@ -38,12 +38,40 @@ def serialized(key: Hashable) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
+_written: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
+_written_guard = threading.Lock()
+
+
+def fresh(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as an index holds it, with the status this process last wrote to it when
+    the index has not seen that write yet. Reconciles run on a child's event and on the
+    object's own; without this, the second would judge from the status before the
+    first's write, and post the same Event again."""
+    meta = body["metadata"]
+    key = (str(body.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+    with _written_guard:
+        found = _written.get(key)
+        if found is None:
+            return body
+        if found[0] != meta.get("resourceVersion"):  # the index has moved on: it knows
+            del _written[key]
+            return body
+    return {**body, "status": found[1]}
+
+
 def deliver(body: dict[str, Any], outcome: Outcome) -> None:
     """Write the outcome: the status fields that changed, then the Events (best effort)."""
     meta = body["metadata"]
     ref = kube.Ref(body["apiVersion"], body["kind"], meta["namespace"], meta["name"])
     if outcome.status:
         kube.patch_status(ref, outcome.status)
+        merged = {k: v for k, v in {**(body.get("status") or {}), **outcome.status}.items()
+                  if v is not None}  # fmt: skip
+        with _written_guard:
+            _written[(ref.kind, ref.namespace, ref.name)] = (
+                str(meta.get("resourceVersion")),
+                merged,
+            )
     for type_, reason, message in outcome.events:
         try:
             kube.post_event(body, type_, reason, message, COMPONENT)

@@ -31,11 +31,10 @@ WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 def patch_version(cluster: Cluster, namespace: str, name: str, spec: dict) -> None:
-    custom(cluster).api_client.call_api(
-        f"/apis/modelops.dev/v1alpha1/namespaces/{namespace}/modelversions/{name}", "PATCH",
-        header_params={"Content-Type": "application/merge-patch+json"},
-        body={"spec": spec}, auth_settings=["BearerToken"],
-    )  # fmt: skip
+    """A JSON merge patch (a None value removes the field)."""
+    custom(cluster).patch_namespaced_custom_object(
+        "modelops.dev", "v1alpha1", namespace, "modelversions", name, {"spec": spec}
+    )
 
 
 def template(cluster: Cluster, namespace: str, name: str) -> dict:

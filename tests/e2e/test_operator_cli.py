@@ -12,7 +12,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.kube import wait_for
-from tests.e2e.operator_support import condition, get, wait_condition
+from tests.e2e.operator_support import condition, custom, get, wait_condition
 
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
 
@@ -120,9 +120,14 @@ def test_deploy_that_times_out_says_what_it_waited_for(cluster, namespace, s3, s
 def test_deploy_at_min_replicas_zero_is_verified_then_scales_to_zero(
     cluster, namespace, s3, s3_bucket, ctr
 ):
-    """One pod verifies the version (Ready), then it goes to zero and stays Ready."""
+    """One pod verifies the version (Ready) and deploy returns; idle, it goes to zero and
+    stays Ready (the test shortens the idle timeout from its default of 300 s)."""
     done = deploy(cluster, s3, namespace, ctr.path, "v1", "--min-replicas", "0")
     assert done.returncode == 0, done.stderr + done.stdout
+    custom(cluster).patch_namespaced_custom_object(
+        "modelops.dev", "v1alpha1", namespace, "modelversions", "ctr-v1",
+        {"spec": {"predictor": {"minReplicas": 0, "idleTimeoutSeconds": 10}}},
+    )  # fmt: skip
     version = wait_condition(
         cluster, namespace, "modelversions", "ctr-v1", "Active", "False", "ScaledToZero"
     )

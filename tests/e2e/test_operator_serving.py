@@ -101,6 +101,8 @@ def test_switch_the_default_version(cluster, namespace, s3, s3_bucket, iris):
 
 
 def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket, iris):
+    """Deleted children are made again; fields the operator sets that someone edited are
+    set back (the Model's endpoints, a Service's ports), on the children's watch events."""
     name = serve(cluster, namespace, s3, s3_bucket, iris, "iris")
     wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
     wait_condition(cluster, namespace, "models", "iris", "Ready", "True")
@@ -109,30 +111,33 @@ def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket,
     service_uid = cluster.core.read_namespaced_service(child, namespace).metadata.uid
     cluster.apps.delete_namespaced_deployment(child, namespace)
     cluster.core.delete_namespaced_service(child, namespace)
+    cluster.core.delete_namespaced_endpoints("iris", namespace)
     cluster.core.patch_namespaced_service(
-        "iris", namespace, {"spec": {"selector": {"modelops.dev/version": "other"}}}
-    )
+        "iris", namespace, {"spec": {"ports": [{"name": "http", "port": 81, "targetPort": "http",
+                                                "protocol": "TCP"}]}},
+    )  # fmt: skip
 
     def recreated() -> bool:
         try:
             deployment = cluster.apps.read_namespaced_deployment(child, namespace)
             service = cluster.core.read_namespaced_service(child, namespace)
+            cluster.core.read_namespaced_endpoints("iris", namespace)
         except ApiException as err:
             if err.status == 404:
                 return False
             raise
         return deployment.metadata.uid != deployment_uid and service.metadata.uid != service_uid
 
-    wait_for(recreated, timeout=30, what="the Deployment and Service to be recreated")
+    wait_for(recreated, timeout=30, what="the Deployment, Service and endpoints to be recreated")
 
-    def selector() -> dict[str, str]:
-        return dict(cluster.core.read_namespaced_service("iris", namespace).spec.selector)
+    def port() -> int:
+        return int(cluster.core.read_namespaced_service("iris", namespace).spec.ports[0].port)
 
-    wait_for(
-        lambda: selector()["modelops.dev/version"] == name, timeout=30, what="the selector back"
-    )
+    wait_for(lambda: port() == 80, timeout=30, what="the Model's Service port back")
     wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
-    assert predict(namespace, "iris", iris.rows) == iris.local_predict().tolist()
+    expected = iris.local_predict().tolist()
+    wait_for(lambda: predict(namespace, "iris", iris.rows) == expected, timeout=60,
+             what="the Model to answer again")  # fmt: skip
 
 
 def test_a_version_served_from_a_claim(cluster, namespace, iris, tmp_path_factory):

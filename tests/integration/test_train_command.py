@@ -218,7 +218,9 @@ def test_collecting_what_an_images_trainer_wrote(tmp_path: Path) -> None:
     (tmp_path / "work" / "model").mkdir(parents=True)  # the emptyDir, as the trainer finds it
     trained = subprocess.run([sys.executable, *trainer_argv[1:]], env={**os.environ, **trainer_env},
                              capture_output=True, text=True, check=True)  # fmt: skip
-    assert "image trainer args ['--x=1']" in trained.stdout
+    # --job-dir first, as the seed-era service passed it, then the user's arguments
+    assert "image trainer args ['--job-dir', " in trained.stdout
+    assert "/work/model', '--x=1']" in trained.stdout
     done = subprocess.run([sys.executable, *collect_argv[1:]], env={**os.environ, **collect_env},
                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     result = TrainingResult.from_termination((tmp_path / "termination-log").read_text(), 0)

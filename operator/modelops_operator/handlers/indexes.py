@@ -31,7 +31,6 @@ OF_A_VERSION = {**MANAGED, names.VERSION_LABEL: kopf.PRESENT}
 OF_A_MODEL = {**MANAGED, names.MODEL_LABEL: kopf.PRESENT, names.VERSION_LABEL: kopf.ABSENT}
 OF_A_TRAINING_JOB = {**MANAGED, names.TRAINING_JOB_LABEL: kopf.PRESENT}
 PRIVATE_SLICES = {**OF_A_VERSION, names.SLICE_MANAGED_BY: "endpointslice-controller.k8s.io"}
-OUR_SLICES = {names.SLICE_MANAGED_BY: names.SLICE_MANAGER}
 ACTIVATOR_SLICES = {names.SERVICE_NAME_LABEL: SETTINGS.activator_service}
 
 Bodies = kopf.Index[Key, dict[str, Any]]
@@ -114,8 +113,9 @@ def private_slices(*, namespace: str, labels: kopf.Labels, body: kopf.Body, **_:
     return {(namespace, labels[names.VERSION_LABEL]): {"endpoints": body.get("endpoints")}}
 
 
-@kopf.index("discovery.k8s.io", "v1", "endpointslices", labels=OUR_SLICES)
-def our_slices(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+@kopf.index("v1", "endpoints", labels=MANAGED)
+def our_endpoints(*, namespace: str, name: str, body: kopf.Body, **_: Any) -> object:
+    """The Endpoints the operator writes for its routed Services."""
     return {(namespace, name): dict(body)}
 
 
@@ -165,7 +165,7 @@ class Indexes:
     services: Bodies
     predictor_pods: Bodies
     private_slices: Bodies
-    our_slices: Bodies
+    our_endpoints: Bodies
     activator_slices: kopf.Index[str, dict[str, Any]]
     training_jobs: Bodies
     training_runs: Bodies
@@ -198,7 +198,7 @@ def bind_indexes(
     *, namespace_instances: kopf.Index[str, str], model_versions: Bodies,
     versions_of_models: kopf.Index[Key, VersionSummary],
     models: Bodies, deployments: Bodies, services: Bodies, predictor_pods: Bodies,
-    private_slices: Bodies, our_slices: Bodies,
+    private_slices: Bodies, our_endpoints: Bodies,
     activator_slices: kopf.Index[str, dict[str, Any]], training_jobs: Bodies,
     training_runs: Bodies, training_pods: Bodies, training_schedules: Bodies,
     trained_versions: Bodies, **_: Any,
@@ -206,6 +206,6 @@ def bind_indexes(
     KNOWN.bind(Indexes(
         namespace_instances, model_versions, versions_of_models, models, deployments, services,
         predictor_pods,
-        private_slices, our_slices, activator_slices, training_jobs, training_runs,
+        private_slices, our_endpoints, activator_slices, training_jobs, training_runs,
         training_pods, training_schedules, trained_versions,
     ))  # fmt: skip

@@ -14,7 +14,6 @@ from modelops_operator.handlers.indexes import (
     MODEL_VERSIONS,
     MODELS,
     OF_A_MODEL,
-    OUR_SLICES,
     PRIVATE_SLICES,
     SETTINGS,
     ours,
@@ -22,29 +21,30 @@ from modelops_operator.handlers.indexes import (
 from modelops_operator.handlers.modelversion import activator_endpoints
 from modelops_operator.model.reconcile import Known, reconcile_model
 from modelops_operator.model.rollout import Verdict
-from modelops_operator.sync import deliver, first, retried, serialized
+from modelops_operator.sync import deliver, first, fresh, retried, serialized
 
 
 def sync_model(namespace: str, name: str, verdict: Verdict | None = None) -> None:
-    found = KNOWN.indexes
-    body = first(found.models, (namespace, name))
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    versions = list(found.versions_of_models.get((namespace, name), []))
-    service = names.model_service(name)
-    known = Known(
-        body=body,
-        versions=versions,
-        service=first(found.services, (namespace, service)),
-        endpoint_slice=first(found.our_slices, (namespace, names.endpoint_slice(service))),
-        private_slices={
-            v.name: list(found.private_slices.get((namespace, v.name), [])) for v in versions
-        },
-        activator=activator_endpoints(),
-        verdict=verdict,
-        now=time.time(),
-    )
-    with serialized((MODEL.kind, namespace, name)):
+    with serialized((MODEL.kind, namespace, name)):  # reads and writes, one at a time
+        found = KNOWN.indexes
+        body = first(found.models, (namespace, name))
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return
+        body = fresh(body)
+        versions = list(found.versions_of_models.get((namespace, name), []))
+        service = names.model_service(name)
+        known = Known(
+            body=body,
+            versions=versions,
+            service=first(found.services, (namespace, service)),
+            endpoints=first(found.our_endpoints, (namespace, service)),
+            private_slices={
+                v.name: list(found.private_slices.get((namespace, v.name), [])) for v in versions
+            },
+            activator=activator_endpoints(),
+            verdict=verdict,
+            now=time.time(),
+        )
         deliver(body, reconcile_model(known, SETTINGS))
 
 
@@ -64,8 +64,7 @@ def version_changed(*, namespace: str, spec: kopf.Spec, **_: Any) -> None:
 
 @kopf.on.event("v1", "services", labels=OF_A_MODEL, when=ours)
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", labels=PRIVATE_SLICES, when=ours)
-@kopf.on.event("discovery.k8s.io", "v1", "endpointslices",
-               labels={**OUR_SLICES, names.VERSION_LABEL: kopf.ABSENT}, when=ours)  # fmt: skip
+@kopf.on.event("v1", "endpoints", labels=OF_A_MODEL, when=ours)
 def model_service_changed(*, namespace: str, labels: kopf.Labels, **_: Any) -> None:
     """The Model's Service or endpoints changed, or a version's pods did (which decide
     whether the Model's requests go to them directly)."""

@@ -13,14 +13,13 @@ from modelops_operator.handlers.indexes import (
     KNOWN,
     MODEL_VERSIONS,
     OF_A_VERSION,
-    OUR_SLICES,
     PRIVATE_SLICES,
     SETTINGS,
     ours,
 )
 from modelops_operator.handlers.scaling import SCALES
 from modelops_operator.modelversion.reconcile import Known, reconcile_version
-from modelops_operator.sync import deliver, first, retried, serialized
+from modelops_operator.sync import deliver, first, fresh, retried, serialized
 
 
 def activator_endpoints() -> list[Any]:
@@ -28,26 +27,27 @@ def activator_endpoints() -> list[Any]:
 
 
 def sync_version(namespace: str, name: str) -> None:
-    found = KNOWN.indexes
-    body = first(found.model_versions, (namespace, name))
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    public, private = names.predictor(name), names.private_service(name)
-    known = Known(
-        body=body,
-        deployment=first(found.deployments, (namespace, public)),
-        services={
-            public: first(found.services, (namespace, public)),
-            private: first(found.services, (namespace, private)),
-        },
-        endpoint_slice=first(found.our_slices, (namespace, names.endpoint_slice(public))),
-        private_slices=list(found.private_slices.get((namespace, name), [])),
-        pods=list(found.predictor_pods.get((namespace, name), [])),
-        model=first(found.models, (namespace, str(body["spec"].get("model")))),
-        activator=activator_endpoints(),
-        scale=SCALES.get((namespace, name)),
-    )
-    with serialized((MODEL_VERSION.kind, namespace, name)):
+    with serialized((MODEL_VERSION.kind, namespace, name)):  # reads and writes, one at a time
+        found = KNOWN.indexes
+        body = first(found.model_versions, (namespace, name))
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return
+        body = fresh(body)
+        public, private = names.predictor(name), names.private_service(name)
+        known = Known(
+            body=body,
+            deployment=first(found.deployments, (namespace, public)),
+            services={
+                public: first(found.services, (namespace, public)),
+                private: first(found.services, (namespace, private)),
+            },
+            endpoints=first(found.our_endpoints, (namespace, public)),
+            private_slices=list(found.private_slices.get((namespace, name), [])),
+            pods=list(found.predictor_pods.get((namespace, name), [])),
+            model=first(found.models, (namespace, str(body["spec"].get("model")))),
+            activator=activator_endpoints(),
+            scale=SCALES.get((namespace, name)),
+        )
         deliver(body, reconcile_version(known, SETTINGS))
 
 
@@ -68,7 +68,7 @@ def predictor_changed(*, namespace: str, labels: kopf.Labels, **_: Any) -> None:
     retried(lambda: sync_version(namespace, version), in_place=True)
 
 
-@kopf.on.event("discovery.k8s.io", "v1", "endpointslices", labels=OUR_SLICES, when=ours)
+@kopf.on.event("v1", "endpoints", labels=OF_A_VERSION, when=ours)
 def public_endpoints_changed(*, namespace: str, labels: kopf.Labels, **_: Any) -> None:
     """Someone edited or deleted the endpoints the operator keeps: put them back."""
     version = labels.get(names.VERSION_LABEL)

@@ -15,28 +15,29 @@ from modelops_operator.handlers.indexes import (
     TRAINING_JOBS,
     ours,
 )
-from modelops_operator.sync import deliver, first, retried, serialized
+from modelops_operator.sync import deliver, first, fresh, retried, serialized
 from modelops_operator.trainingjob.reconcile import Known, reconcile_training
 
 
 def sync_training(namespace: str, name: str) -> None:
-    found = KNOWN.indexes
-    body = first(found.training_jobs, (namespace, name))
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    model = first(found.models, (namespace, str(body["spec"].get("model"))))
-    serving_name = ((model or {}).get("status") or {}).get("servingVersion")
-    serving = first(found.model_versions, (namespace, serving_name)) if serving_name else None
-    known = Known(
-        body=body,
-        jobs=list(found.training_runs.get((namespace, name), [])),
-        pods=list(found.training_pods.get((namespace, name), [])),
-        cron_job=first(found.training_schedules, (namespace, name)),
-        model=model,
-        serving=serving,
-        produced=list(found.trained_versions.get((namespace, name), [])),
-    )
-    with serialized((TRAINING_JOB.kind, namespace, name)):
+    with serialized((TRAINING_JOB.kind, namespace, name)):  # reads and writes, one at a time
+        found = KNOWN.indexes
+        body = first(found.training_jobs, (namespace, name))
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return
+        body = fresh(body)
+        model = first(found.models, (namespace, str(body["spec"].get("model"))))
+        serving_name = ((model or {}).get("status") or {}).get("servingVersion")
+        serving = first(found.model_versions, (namespace, serving_name)) if serving_name else None
+        known = Known(
+            body=body,
+            jobs=list(found.training_runs.get((namespace, name), [])),
+            pods=list(found.training_pods.get((namespace, name), [])),
+            cron_job=first(found.training_schedules, (namespace, name)),
+            model=model,
+            serving=serving,
+            produced=list(found.trained_versions.get((namespace, name), [])),
+        )
         deliver(body, reconcile_training(known, SETTINGS))
 
 

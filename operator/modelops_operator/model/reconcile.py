@@ -14,7 +14,14 @@ from modelops_operator.api import API_VERSION, MODEL, MODEL_VERSION
 from modelops_operator.api.model import ModelSpec
 from modelops_operator.api.schema import parse
 from modelops_operator.conditions import Observation, changes
-from modelops_operator.endpoints import SERVE, Endpoint, endpoints_of, mode, ready, slice_manifest
+from modelops_operator.endpoints import (
+    SERVE,
+    Endpoint,
+    endpoints_manifest,
+    endpoints_of,
+    mode,
+    ready,
+)
 from modelops_operator.meta import Owner
 from modelops_operator.model.builders import model_service
 from modelops_operator.model.rollout import Verdict, advance, step_percent
@@ -38,7 +45,7 @@ class Known:
     body: Mapping[str, Any]
     versions: list[VersionSummary] = field(default_factory=list)
     service: dict[str, Any] | None = None
-    endpoint_slice: dict[str, Any] | None = None
+    endpoints: dict[str, Any] | None = None
     private_slices: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
     """By version: the slices of its private Service (its pods)."""
     activator: list[Endpoint] = field(default_factory=list)
@@ -128,8 +135,8 @@ def _apply_endpoints(
     else:
         chosen, port = known.activator, settings.activator_port
     name = names.model_service(owner.name)
-    manifest = slice_manifest(owner, name, names.child_labels(owner.name), chosen, port)
-    apply_child(manifest, known.endpoint_slice, outcome, quiet=True)
+    manifest = endpoints_manifest(owner, name, names.child_labels(owner.name), chosen, port)
+    apply_child(manifest, known.endpoints, outcome, quiet=True)
 
 
 def _note_rollout(

@@ -19,7 +19,14 @@ from modelops_operator.api.model import ModelSpec
 from modelops_operator.api.modelversion import ModelVersionSpec
 from modelops_operator.api.schema import parse
 from modelops_operator.conditions import Observation, changes
-from modelops_operator.endpoints import SERVE, Endpoint, endpoints_of, mode, ready, slice_manifest
+from modelops_operator.endpoints import (
+    SERVE,
+    Endpoint,
+    endpoints_manifest,
+    endpoints_of,
+    mode,
+    ready,
+)
 from modelops_operator.meta import Owner
 from modelops_operator.modelversion.builders import (
     PredictorInputs,
@@ -59,8 +66,8 @@ class Known:
     deployment: dict[str, Any] | None = None
     services: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
     """By name: the public and the private Service."""
-    endpoint_slice: dict[str, Any] | None = None
-    """The public Service's slice, as the operator last wrote it."""
+    endpoints: dict[str, Any] | None = None
+    """The public Service's Endpoints, as the operator last wrote them."""
     private_slices: list[dict[str, Any]] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
     model: Mapping[str, Any] | None = None
@@ -142,8 +149,8 @@ def _apply_endpoints(
     else:
         chosen, port = known.activator, settings.activator_port
     labels = names.child_labels(model, owner.name)
-    manifest = slice_manifest(owner, public, labels, chosen, port)
-    apply_child(manifest, known.endpoint_slice, outcome, quiet=True)
+    manifest = endpoints_manifest(owner, public, labels, chosen, port)
+    apply_child(manifest, known.endpoints, outcome, quiet=True)
 
 
 def _kept(deployment: dict[str, Any] | None, predictor: Predictor) -> int | None:

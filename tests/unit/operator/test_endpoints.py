@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from modelops_contracts.serving import Route
-from modelops_operator.endpoints import PROXY, SERVE, endpoints_of, mode, ready, slice_manifest
+from modelops_operator.endpoints import (
+    PROXY,
+    SERVE,
+    endpoints_manifest,
+    endpoints_of,
+    mode,
+    ready,
+)
 from modelops_operator.meta import Owner
 
 SLICE = {
@@ -28,16 +35,17 @@ def test_serve_only_one_version_with_ready_pods():
     assert mode([Route("v1", 90), Route("v2", 10)], True) == PROXY
 
 
-def test_the_slice_names_its_service_and_its_manager():
+def test_the_endpoints_are_named_like_their_service_ready_ones_apart():
     owner = Owner("ModelVersion", "ctr-v1", "team", "u")
-    manifest = slice_manifest(owner, "ctr-v1-predictor", {"a": "b"}, endpoints_of([SLICE]), 8080)
-    labels = manifest["metadata"]["labels"]
-    assert labels["kubernetes.io/service-name"] == "ctr-v1-predictor"
-    assert labels["endpointslice.kubernetes.io/managed-by"] == "modelops.dev"
-    assert manifest["metadata"]["name"] == "ctr-v1-predictor-modelops"
-    assert manifest["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
-    assert manifest["endpoints"][1] == {
-        "addresses": ["10.0.0.2"],
-        "conditions": {"ready": True, "serving": True, "terminating": False},
-        "nodeName": "n",
-    }
+    manifest = endpoints_manifest(owner, "ctr-v1-predictor", {"a": "b"},
+                                  endpoints_of([SLICE]), 8080)  # fmt: skip
+    assert (manifest["kind"], manifest["metadata"]["name"]) == ("Endpoints", "ctr-v1-predictor")
+    assert manifest["metadata"]["ownerReferences"][0]["name"] == "ctr-v1"
+    assert manifest["subsets"] == [
+        {
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "addresses": [{"ip": "10.0.0.2", "nodeName": "n"}],
+            "notReadyAddresses": [{"ip": "10.0.0.1"}],
+        }
+    ]
+    assert endpoints_manifest(owner, "s", {}, [], 8080)["subsets"] == []
