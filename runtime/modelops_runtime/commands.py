@@ -127,7 +127,12 @@ def serve(args: argparse.Namespace) -> int:
         raise CommandError(str(err)) from err
     if not settings.model_uri:
         raise CommandError("give a model URI (or set MODELOPS_MODEL_URI)")
-    run_server(settings)
+    from modelops_runtime.kube import KubeError
+
+    try:
+        run_server(settings)
+    except KubeError as err:  # auth mode kubernetes outside a pod, without MODELOPS_KUBE_API
+        raise CommandError(str(err)) from err
     return 0
 
 
