@@ -6,6 +6,7 @@ real API server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -123,9 +124,7 @@ async def test_concurrent_requests_with_one_new_token_share_one_review() -> None
 async def test_the_cache_keeps_hashes_not_tokens_and_stays_bounded() -> None:
     checker = KubernetesAuth("ads", "ctr", StubApiServer(), max_entries=2)  # type: ignore[arg-type]
     for token in ("alice-token", "bob-token", "carol-token"):
-        try:
+        with contextlib.suppress(Forbidden, Unauthorized):
             await checker.check(bearer(token))
-        except (Forbidden, Unauthorized):
-            pass
     assert len(checker._cache) <= 2
     assert all(b"token" not in key for key in checker._cache)
