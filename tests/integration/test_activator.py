@@ -351,4 +351,3 @@ async def _until(check: Callable[[], Any], timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.01)
-

@@ -135,7 +135,9 @@ def test_a_version_that_cannot_start_says_why() -> None:
     }  # fmt: skip
     assert version_blocker(version) == (
         ("ads", "ctr-v1"),
-        Blocker("ResourcesAvailable", "ImagePullBackOff", "container predictor: Back-off pulling image"),
+        Blocker(
+            "ResourcesAvailable", "ImagePullBackOff", "container predictor: Back-off pulling image"
+        ),
     )
     version["status"]["conditions"][2]["status"] = "Unknown"
     assert version_blocker(version)[1] is None
