@@ -163,7 +163,8 @@ async def test_the_view_follows_services_slices_and_versions(
             "modelops.dev", "v1alpha1", ns, "modelversions", "iris-v1",
             {"status": {"conditions": [
                 {"type": "ResourcesAvailable", "status": "False", "reason": "ImagePullBackOff",
-                 "message": "Back-off pulling image", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}},
+                 "message": "Back-off pulling image",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}]}},
         )  # fmt: skip
         await until(lambda: view.blocker(ns, "iris-v1"), "the version's blocker")
         assert view.blocker(ns, "iris-v1") == Blocker(

@@ -84,7 +84,7 @@ async def test_a_split_by_percent_reaches_each_version_in_proportion(
     view.set_pods("ads", "iris-v1", [Pod(address(v1))])
     view.set_pods("ads", "iris-v2", [Pod(address(v2))])
     body = infer_body(iris)
-    async with activator(view) as (client, app):
+    async with activator(view) as (client, _):
         answered: Counter[str] = Counter()
         for _ in range(50):  # 1,000 requests, 20 at a time
             replies = await asyncio.gather(
@@ -109,9 +109,10 @@ async def test_answers_pass_through_unchanged_binary_bodies_included(
     view.set_routes("ads", "iris", [Route("iris-v1", 100)])
     view.set_pods("ads", "iris-v1", [Pod(address(pod))])
     rows = np.asarray(iris.local_input, dtype=np.float64)
-    header = json.dumps({"inputs": [{"name": "x", "shape": list(rows.shape), "datatype": "FP64",
-                         "parameters": {"binary_data_size": rows.nbytes}}],
-                         "outputs": [{"name": "predict", "parameters": {"binary_data": True}}]})  # fmt: skip
+    tensor = {"name": "x", "shape": list(rows.shape), "datatype": "FP64",
+              "parameters": {"binary_data_size": rows.nbytes}}  # fmt: skip
+    wanted = {"name": "predict", "parameters": {"binary_data": True}}
+    header = json.dumps({"inputs": [tensor], "outputs": [wanted]})
     binary = header.encode() + rows.tobytes()
     binary_headers = {"inference-header-content-length": str(len(header)),
                       "content-type": "application/octet-stream"}  # fmt: skip
