@@ -352,3 +352,26 @@ async def _until(check: Callable[[], Any], timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.01)
+
+
+async def test_a_pod_that_does_not_answer_in_time_is_a_504_and_is_not_retried() -> None:
+    async def silent(_: Seen) -> bytes:
+        await asyncio.sleep(30)
+        return answer(200, b"too late")
+
+    async def ok(_: Seen) -> bytes:
+        return answer(200, b"ok")
+
+    async with upstream(silent) as slow, upstream(ok) as good:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(slow.address)])
+        async with activator(view, timeout_seconds=0.3) as (client, _):
+            view.set_pods("ads", "iris-v1", [Pod(slow.address), Pod(good.address)])
+            replies = []
+            while not slow.seen:
+                replies.append(await client.post("/predict"))
+    assert replies[-1].status_code == 504
+    assert replies[-1].json()["reason"] == "UpstreamTimeout"
+    assert "did not answer within 0.3s" in replies[-1].json()["error"]
+    assert len(good.seen) == len(replies) - 1

@@ -30,7 +30,7 @@ from modelops_contracts.serving import (
 from modelops_runtime.activator.balancer import Splitter, least_loaded
 from modelops_runtime.activator.metrics import WAKE_BUCKETS_S, exposition, registry_for
 from modelops_runtime.activator.settings import ActivatorSettings
-from modelops_runtime.activator.upstream import Answer, Broken, ConnectFailed, Upstreams
+from modelops_runtime.activator.upstream import Answer, Broken, ConnectFailed, Late, Upstreams
 from modelops_runtime.activator.view import ClusterView, Key
 
 log = logging.getLogger("modelops.activator")
@@ -312,7 +312,7 @@ class Activator:
                     502, "UpstreamBroken", f"pod {address} of version {state.name}: {err}"
                 )
                 return self._answered(state, refusal.answer(), None, held_for)
-            except TimeoutError:
+            except Late:
                 refusal = Refusal(
                     504,
                     "UpstreamTimeout",
@@ -328,7 +328,8 @@ class Activator:
         self, state: Version, answer: Answer, upstream_s: float | None, held_for: float | None
     ) -> Answer:
         state.count(answer.status, upstream_s)
-        headers = [(k, v) for k, v in answer.headers if k.lower() not in _HOP_BY_HOP]
+        hop = _HOP_BY_HOP
+        headers = [(k, v) for k, v in answer.headers if k.lower() not in hop]
         headers.append((b"content-length", str(len(answer.body)).encode()))
         if held_for is not None:
             headers.append((_WOKE, f"{held_for:.3f}".encode()))
@@ -474,7 +475,7 @@ class Activator:
                         )
                         self._refresh(state)
                         return
-                except (ConnectFailed, Broken, TimeoutError):
+                except (ConnectFailed, Broken, Late):
                     pass
                 await asyncio.sleep(self.settings.probe_interval_seconds)
         finally:

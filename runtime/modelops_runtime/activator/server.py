@@ -92,7 +92,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: ActivatorSettings, drain_seconds: float = 5.0) -> None:
+def serve(settings: ActivatorSettings) -> None:
     logs.configure(settings.log_level)
     activator = build(settings)
     sockets = [listen(settings.host, settings.port), listen(settings.host, settings.admin_port)]
@@ -120,4 +120,4 @@ def serve(settings: ActivatorSettings, drain_seconds: float = 5.0) -> None:
     def drain() -> None:
         activator.draining = True
 
-    DrainingServer(config, drain_seconds, drain).run(sockets=sockets)
+    DrainingServer(config, settings.drain_seconds, drain).run(sockets=sockets)

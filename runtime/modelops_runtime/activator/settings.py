@@ -29,6 +29,8 @@ class ActivatorSettings:
     """Watch only these namespaces (empty: all)."""
     static: Path | None = None
     """A JSON file of routes and pods instead of the API server (benchmarks, local runs)."""
+    drain_seconds: float = 5.0
+    """After SIGTERM: how long /readyz fails while requests are still proxied."""
     log_level: str = "info"
 
     @classmethod

@@ -2,8 +2,9 @@
 httptools' parser (the one uvicorn uses), whole bodies in memory.
 
 Errors say how far a request got, because only a request that never left may be retried
-on another pod: ``ConnectFailed`` (no connection; nothing was sent) and ``Broken`` (the
-connection ended after the request was written, without a whole answer).
+on another pod: ``ConnectFailed`` (no connection; nothing was sent), ``Broken`` (the
+connection ended after the request was written, without a whole answer) and ``Late`` (no
+whole answer within the timeout).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import httptools
 
@@ -30,11 +30,17 @@ class Broken(UpstreamError):
     """The request was sent and the connection ended before a whole answer came."""
 
 
-@dataclass(frozen=True)
+class Late(UpstreamError):
+    """The request was sent and no whole answer came within the timeout."""
+
+
 class Answer:
-    status: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
+    """A status, raw headers and the whole body (a plain class: one is made per request)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
 
 
 class _Connection(asyncio.Protocol):
@@ -49,6 +55,8 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._head_only = False
         self.closed = False
+        self.deadline = 0.0
+        """When the answer must have come (loop time); the sweeper ends it after that."""
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -58,16 +66,16 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(Broken("the pod switched protocols"))
+            self.fail(Broken("the pod switched protocols"))
         except httptools.HttpParserError as err:
-            self._fail(Broken(f"the pod's answer is not valid HTTP: {err}"))
+            self.fail(Broken(f"the pod's answer is not valid HTTP: {err}"))
 
     def eof_received(self) -> bool | None:
-        self._fail(Broken("the pod closed the connection before answering"))
+        self.fail(Broken("the pod closed the connection before answering"))
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(Broken(f"the connection to the pod was lost: {exc or 'closed'}"))
+        self.fail(Broken(f"the connection to the pod was lost: {exc or 'closed'}"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -94,7 +102,7 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(answer)
 
-    def _fail(self, error: UpstreamError) -> None:
+    def fail(self, error: UpstreamError) -> None:
         self.close()
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
@@ -115,7 +123,7 @@ class _Connection(asyncio.Protocol):
 
 
 class Pool:
-    """Idle keep-alive connections to one address (``host:port``)."""
+    """Idle keep-alive connections to one address (``host:port``), and the busy ones."""
 
     def __init__(self, address: str, connect_timeout: float, max_idle: int = 256) -> None:
         host, _, port = address.rpartition(":")
@@ -123,6 +131,7 @@ class Pool:
         self._host, self._port = host.strip("[]"), int(port)
         self._connect_timeout = connect_timeout
         self._idle: list[_Connection] = []
+        self.busy: set[_Connection] = set()
         self._max_idle = max_idle
         self.failed_at = float("-inf")
         """When a connection to it last failed (pickers avoid it for a moment)."""
@@ -154,12 +163,17 @@ class Pool:
         for name, value in headers:
             head += (name, b": ", value, b"\r\n")
         head += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+        conn.deadline = asyncio.get_running_loop().time() + timeout
         waiter = conn.send(b"".join(head), head_only=method == b"HEAD")
+        busy = self.busy
+        busy.add(conn)
         try:
-            answer = await asyncio.wait_for(waiter, timeout)
+            answer = await waiter
         except BaseException:
             conn.close()  # a late answer must never reach the next request
             raise
+        finally:
+            busy.discard(conn)
         if not conn.closed and len(self._idle) < self._max_idle:
             self._idle.append(conn)
         elif not conn.closed:
@@ -173,17 +187,31 @@ class Pool:
 
 
 class Upstreams:
-    """A pool per address, made on first use."""
+    """A pool per address, made on first use, and a sweeper that ends requests past their
+    deadline (one timer for all of them instead of one per request)."""
 
-    def __init__(self, connect_timeout: float = 2.0) -> None:
+    def __init__(self, connect_timeout: float = 2.0, sweep_seconds: float = 0.25) -> None:
         self._pools: dict[str, Pool] = {}
         self._connect_timeout = connect_timeout
+        self._sweep_seconds = sweep_seconds
+        self._sweeper: asyncio.Task[None] | None = None
 
     def pool(self, address: str) -> Pool:
         pool = self._pools.get(address)
         if pool is None:
             pool = self._pools[address] = Pool(address, self._connect_timeout)
+            if self._sweeper is None:
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         return pool
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            now = loop.time()
+            for pool in list(self._pools.values()):
+                for conn in [c for c in pool.busy if c.deadline <= now]:
+                    conn.fail(Late("no answer within the timeout"))
 
     def forget(self, keep: set[str]) -> None:
         """Close the pools of addresses no longer listed."""
@@ -194,3 +222,6 @@ class Upstreams:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
