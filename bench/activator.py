@@ -83,9 +83,10 @@ def start_activator(folder: Path, predictor_port: int) -> tuple[subprocess.Popen
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2):
                 return process, port
-        except OSError:
+        except OSError as err:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the activator did not start: {folder / 'activator.log'}")
+                log_file = folder / "activator.log"
+                raise SystemExit(f"the activator did not start: {log_file}") from err
             time.sleep(0.05)
 
 
