@@ -16,6 +16,7 @@ from modelops_runtime import logs
 from modelops_runtime.activator.proxy import Activator
 from modelops_runtime.activator.settings import ActivatorSettings
 from modelops_runtime.activator.view import ClusterView, Pod
+from modelops_runtime.coalescing import CoalescingHttpToolsProtocol
 from modelops_runtime.draining import DrainingServer
 
 log = logging.getLogger("modelops.activator")
@@ -108,7 +109,7 @@ def serve(settings: ActivatorSettings) -> None:
     config = uvicorn.Config(
         activator,
         loop="auto",
-        http="auto",
+        http=CoalescingHttpToolsProtocol,
         access_log=False,
         log_config=None,
         proxy_headers=False,
