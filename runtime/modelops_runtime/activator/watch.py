@@ -201,10 +201,7 @@ class Watcher:
             if not token:
                 break
         resource_version = str((page.get("metadata") or {}).get("resourceVersion", ""))
-        if (kind.name, namespace) in self._listed:
-            self.relists += 1
         self._post(self._replace, kind.name, namespace, items)
-        self._listed.add((kind.name, namespace))
         return resource_version
 
     def _watch(self, kind: _Kind, namespace: str | None, version: str) -> str:
@@ -265,6 +262,9 @@ class Watcher:
             self._apply(kind, obj, deleted=False)
         self._view.replace(kind, namespace, keys)
         self._view.synced.add(kind)
+        if (kind, namespace) in self._listed:
+            self.relists += 1
+        self._listed.add((kind, namespace))  # synced() is true once the view holds the list
 
 
 class KubeWaker:
