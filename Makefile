@@ -77,8 +77,9 @@ test: install cluster-binaries cluster-up images ## lint and every test, cluster
 	$(MAKE) lint
 	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: install ## benchmarks against peers measured in the same run (see docs/benchmarks.md)
-	$(PY) bench/predictor.py $(BENCH_ARGS)
+BENCH ?= predictor
+bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator; docs/benchmarks.md)
+	$(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 # --- the operator and the demo ------------------------------------------------------------
 operator-run: install ## run the operator locally against the current kubeconfig context

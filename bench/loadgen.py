@@ -51,8 +51,16 @@ def wrk_version(wrk: str) -> str:
     return (out.stdout or out.stderr).split("[")[0].strip()
 
 
-def run(wrk: str, url: str, body_file: Path, connections: int, seconds: float) -> CellResult:
-    """One closed-loop run of ``seconds`` with ``connections`` keep-alive connections."""
+def run(
+    wrk: str,
+    url: str,
+    body_file: Path,
+    connections: int,
+    seconds: float,
+    extra: tuple[str, ...] = (),
+) -> CellResult:
+    """One closed-loop run of ``seconds`` with ``connections`` keep-alive connections
+    (``extra``: more wrk arguments, such as ``-H`` headers)."""
     argv = [
         "taskset",
         "-c",
@@ -65,6 +73,7 @@ def run(wrk: str, url: str, body_file: Path, connections: int, seconds: float) -
         "10s",
         "-s",
         str(LUA),
+        *extra,
         url,
     ]
     out = subprocess.run(

@@ -263,11 +263,11 @@ def measure_cell(
     return cell
 
 
-def write_docs(text: str) -> None:
-    """Replace (or add) the ``## Predictor`` section; other sections stay as they are."""
+def write_docs(text: str, section: str = SECTION) -> None:
+    """Replace (or add) a section (``## Predictor``); other sections stay as they are."""
     current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     lines = current.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == section), None)
     if start is None:
         new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     else:

@@ -11,7 +11,7 @@ import pytest
 from tests import models
 
 # The operator's end-to-end fixtures (its install, the storage Secret), for tests/e2e.
-pytest_plugins = ["tests.e2e.operator_fixtures"]
+pytest_plugins = ["tests.e2e.operator_fixtures", "tests.e2e.runtime_fixtures"]
 
 
 @pytest.fixture(scope="session")

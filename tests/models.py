@@ -151,3 +151,28 @@ def skops_pipeline(folder: Path) -> Trained:
     sio.dump(trained.model, path)
     trained.path.unlink()
     return Trained("iris-skops", path, trained.model, trained.rows, trained.local_input)
+
+
+class Slow:
+    """A model whose every call takes ``seconds``: requests stay in flight long enough to
+    be seen. Pickled by reference, so a predictor process started from the repository's
+    root (as the integration tests start it) loads it too."""
+
+    n_features_in_ = 1
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        import time
+
+        time.sleep(self.seconds)
+        return np.arange(len(rows), dtype=float)
+
+
+def slow_model(folder: Path, seconds: float) -> Path:
+    import joblib
+
+    path = folder / f"slow-{seconds:g}.joblib"
+    joblib.dump(Slow(seconds), path)
+    return path

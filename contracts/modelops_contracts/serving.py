@@ -22,17 +22,53 @@ request for the version and no pod of it is ready; the operator scales it up at 
 PRIVATE_SUFFIX = "-private"
 """A version's private Service (``<version>-predictor-private``): selects its pods, so its
 EndpointSlices list their addresses and readiness for the activator and the operator."""
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGER = "modelops"
+"""Every Service the operator makes carries ``MANAGED_BY_LABEL: MANAGER``; the EndpointSlice
+controller copies a Service's labels onto its slices, so the private Services' slices
+carry it too. The activator watches only objects with this label."""
+PREDICTOR_PORT_NAME = "http"
+"""The name of the predictor's port in its pods, Services and EndpointSlices."""
+READINESS_PATH = "/v2/health/ready"
+"""A predictor answers 200 here when it can serve predictions (the readiness probe, and
+the activator's own probe of a new pod)."""
+WAKE_BLOCKERS = ("ResourcesAvailable", "ArtifactVerified")
+"""ModelVersion conditions that, when False, mean its pods cannot start (image pull, crash
+loop, unschedulable, artifact refused): the activator answers 503 with the condition's
+reason at once instead of holding requests for a pod that will not come."""
 TARGET_HEADER = "X-Modelops-Service"
 """Names the Service a request was sent to (``namespace/name``), for clients whose Host
 header does not (the Kubernetes API server's service proxy rewrites it)."""
 WOKE_HEADER = "X-Modelops-Cold-Start"
 """On an answer the activator had to wait for a pod for: the seconds it held the request."""
+API_KEY_HEADER = "X-API-Key"
+"""apiKey: a key may come in this header, or as ``Authorization: Bearer <key>``."""
 AUTH_MODE_ENV = "MODELOPS_AUTH_MODE"
 """none, apiKey or kubernetes: how the predictor checks who calls predict."""
 API_KEYS_DIR_ENV = "MODELOPS_API_KEYS_DIR"
 """apiKey: a folder (the mounted Secret) whose files each hold one accepted key."""
 AUTH_RESOURCE_ENV = "MODELOPS_AUTH_RESOURCE"
 """kubernetes: ``namespace/model``, the Model a caller must be allowed to predict on."""
+AUTH_MODES = ("none", "apiKey", "kubernetes")
+PREDICT_VERB = "create"
+PREDICT_GROUP = "modelops.dev"
+PREDICT_RESOURCE = "models"
+PREDICT_SUBRESOURCE = "predict"
+"""kubernetes: a caller may predict when RBAC lets it ``create`` ``models/predict`` in
+group ``modelops.dev`` on the Model (by name, in the Model's namespace). The predictor's
+service account needs ``create`` on ``tokenreviews`` and ``subjectaccessreviews``
+(the built-in ClusterRole ``system:auth-delegator``)."""
+DRAIN_SECONDS_ENV = "MODELOPS_DRAIN_SECONDS"
+"""After SIGTERM the predictor fails readiness at once and keeps answering for this long
+(default 5), so endpoint removal can propagate, before it stops taking connections."""
+DRAIN_TIMEOUT_ENV = "MODELOPS_DRAIN_TIMEOUT_SECONDS"
+"""Then it waits at most this long (default 20) for the requests it holds, and exits 0.
+A pod's ``terminationGracePeriodSeconds`` must exceed the two together."""
+
+
+def private_service(version: str) -> str:
+    """The private Service of a ModelVersion, whose EndpointSlices list its pods."""
+    return f"{version}-predictor{PRIVATE_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +115,9 @@ class VersionTraffic:
     errors: int = 0
     """Answers with a 5xx status, and requests that got no answer (502/503/504 of ours)."""
     latency_counts: tuple[int, ...] = ()
-    """Cumulative counts per LATENCY_BUCKETS_MS bound, then one for +Inf."""
+    """Cumulative counts per LATENCY_BUCKETS_MS bound, then one for +Inf, of the upstream
+    latency: from sending the request to a pod to having its whole answer (the time a
+    request was held waiting for a pod is not in it)."""
     held: int = 0
     """Requests waiting now for a pod of the version to be ready."""
     wakes: int = 0

@@ -1,9 +1,10 @@
 """The runtime's commands, as pods run them: ``serve`` and ``fetch`` (predictor pods) and
-``train`` (training pods).
+``train`` (training pods) and ``activate`` (the activator's pods).
 
-``python -m modelops_runtime serve|fetch|train ...`` runs them without the operator or the
-``modelops`` command installed; ``modelops serve|fetch`` registers the same parsers and
-functions. Nothing heavy is imported until a command runs, so building the parser is cheap.
+``python -m modelops_runtime serve|fetch|train|activate ...`` runs them without the
+operator or the ``modelops`` command installed; ``modelops serve|fetch`` registers the
+same parsers and functions. Nothing heavy is imported until a command runs, so building
+the parser is cheap.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ def register(commands: Any) -> None:
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Serve one model artifact, fetch and verify it for a pod, or run a "
-        "trainer and upload its model.",
+        description="Serve one model artifact, fetch and verify it for a pod, run a "
+        "trainer and upload its model, or run the activator.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register(commands)
     _add_train(commands)
+    _add_activate(commands)
     return parser
 
 
@@ -132,7 +134,53 @@ def serve(args: argparse.Namespace) -> int:
         raise CommandError(str(err)) from err
     if not settings.model_uri:
         raise CommandError("give a model URI (or set MODELOPS_MODEL_URI)")
-    run_server(settings)
+    from modelops_runtime.kube import KubeError
+
+    try:
+        run_server(settings)
+    except KubeError as err:  # auth mode kubernetes outside a pod, without MODELOPS_KUBE_API
+        raise CommandError(str(err)) from err
+    return 0
+
+
+# --- activate ------------------------------------------------------------------------------
+
+
+def _add_activate(commands: Any) -> None:
+    parser = commands.add_parser(
+        "activate",
+        help="run the activator: the proxy in front of versions at zero or split by percent",
+        description="Proxy requests for modelops Services to their versions' pods, holding "
+        "them while a version wakes. Settings come from MODELOPS_ACTIVATOR_* variables "
+        "(docs/serving.md); flags override them.",
+    )
+    parser.add_argument("--port", type=int, help="proxied traffic (default 8080)")
+    parser.add_argument("--admin-port", type=int, help="metrics, stats, health (default 9090)")
+    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument(
+        "--static",
+        help="a JSON file of routes and pods to use instead of watching the API server",
+    )
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(run=activate)
+
+
+def activate(args: argparse.Namespace) -> int:
+    from modelops_runtime.activator.server import serve as run_activator
+    from modelops_runtime.activator.settings import ActivatorSettings
+    from modelops_runtime.kube import KubeError
+
+    try:
+        settings = ActivatorSettings.from_env(
+            port=args.port,
+            admin_port=args.admin_port,
+            host=args.host,
+            static=Path(args.static) if args.static else None,
+            log_level=args.log_level,
+        )
+        run_activator(settings)
+    except (ValueError, KubeError) as err:
+        raise CommandError(str(err)) from err
     return 0
 
 

@@ -34,6 +34,7 @@ from modelops_runtime.models.inputs import (
 )
 from modelops_runtime.preparation import prepare
 from modelops_runtime.settings import Settings
+from modelops_runtime.stats import PodCounters
 
 log = logging.getLogger("modelops.predictor")
 
@@ -64,6 +65,9 @@ class DataPlane:
     def __init__(self, settings: Settings, metrics: PredictorMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or PredictorMetrics()
+        self.pod = PodCounters()
+        # Read at scrape time from the same counter the stats answer: nothing on the hot path.
+        self.metrics.in_flight.set_function(lambda: self.pod.in_flight)
         self.state = ModelState(name=settings.model_name, model_version=settings.model_version)
         self._reject_nulls = settings.nan_policy == "reject"
         self.batcher = Batcher(

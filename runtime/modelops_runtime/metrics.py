@@ -47,7 +47,9 @@ class PredictorMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "modelops_in_flight_requests", "Requests being served now", registry=self.registry
+            "modelops_in_flight_requests",
+            "Predict and infer requests being served now (what /modelops/stats reports)",
+            registry=self.registry,
         )
         self.batch_rows = Histogram(
             "modelops_batch_rows",

@@ -7,6 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelops_contracts.serving import (
+    API_KEYS_DIR_ENV,
+    AUTH_MODE_ENV,
+    AUTH_MODES,
+    AUTH_RESOURCE_ENV,
+    DRAIN_SECONDS_ENV,
+    DRAIN_TIMEOUT_ENV,
+)
+
 DEFAULT_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "xgboost.", "builtins.")
 
 
@@ -43,6 +52,16 @@ class Settings:
     skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED_PREFIXES
     log_level: str = "info"
     access_log: bool = False
+    auth_mode: str = "none"
+    """none, apiKey or kubernetes: who may call the predict routes."""
+    api_keys_dir: Path | None = None
+    """apiKey: the folder (a mounted Secret) whose files each hold one accepted key."""
+    auth_resource: str = ""
+    """kubernetes: ``namespace/model``, the Model a caller must be allowed to predict on."""
+    drain_seconds: float = 5.0
+    """After SIGTERM: how long readiness fails while requests are still answered."""
+    drain_timeout_seconds: float = 20.0
+    """Then: how long the server waits for the requests it holds before it stops."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -71,6 +90,13 @@ class Settings:
             "skops_trusted": _csv(env.get("MODELOPS_SKOPS_TRUSTED"), base.skops_trusted),
             "log_level": env.get("MODELOPS_LOG_LEVEL", base.log_level),
             "access_log": _flag(env.get("MODELOPS_ACCESS_LOG"), base.access_log),
+            "auth_mode": env.get(AUTH_MODE_ENV) or base.auth_mode,
+            "api_keys_dir": Path(env[API_KEYS_DIR_ENV]) if env.get(API_KEYS_DIR_ENV) else None,
+            "auth_resource": env.get(AUTH_RESOURCE_ENV, base.auth_resource),
+            "drain_seconds": float(env.get(DRAIN_SECONDS_ENV) or base.drain_seconds),
+            "drain_timeout_seconds": float(
+                env.get(DRAIN_TIMEOUT_ENV) or base.drain_timeout_seconds
+            ),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -88,3 +114,16 @@ class Settings:
             raise ValueError("max batch size must be at least 1")
         if self.max_body_bytes < 1024:
             raise ValueError("max body bytes must be at least 1024")
+        if self.auth_mode not in AUTH_MODES:
+            raise ValueError(
+                f"{AUTH_MODE_ENV} must be one of {', '.join(AUTH_MODES)}, not {self.auth_mode!r}"
+            )
+        if self.auth_mode == "apiKey" and self.api_keys_dir is None:
+            raise ValueError(f"{AUTH_MODE_ENV}=apiKey needs {API_KEYS_DIR_ENV}: a folder of keys")
+        if self.auth_mode == "kubernetes" and self.auth_resource.count("/") != 1:
+            raise ValueError(
+                f"{AUTH_MODE_ENV}=kubernetes needs {AUTH_RESOURCE_ENV}=namespace/model, "
+                f"not {self.auth_resource!r}"
+            )
+        if self.drain_seconds < 0 or self.drain_timeout_seconds < 0:
+            raise ValueError("drain seconds and drain timeout must not be negative")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -35,7 +36,13 @@ CLI = (sys.executable, "-m", "modelops_cli.main")
 
 class Server:
     def __init__(
-        self, uri: str, name: str, tmp: Path, *extra: str, program: tuple[str, ...] = RUNTIME
+        self,
+        uri: str,
+        name: str,
+        tmp: Path,
+        *extra: str,
+        program: tuple[str, ...] = RUNTIME,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -53,7 +60,10 @@ class Server:
             *extra,
         ]
         self.process = subprocess.Popen(
-            command, stdout=self.log.open("w"), stderr=subprocess.STDOUT
+            command,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
 
     def wait_until_live(self, timeout: float = 60) -> None:

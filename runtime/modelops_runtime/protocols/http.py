@@ -2,9 +2,11 @@
 
 Endpoints are plain ``async (Call) -> Reply`` functions. The dispatcher matches a route,
 hands the endpoint a bounded body reader, and turns every error into a JSON answer with a
-status; it counts and times every route. It replaces a general-purpose framework on this
-path because per-request framework overhead (routing, middleware, Request/Response
-objects) cost more than the model itself at small batches (see docs/benchmarks.md).
+status; it counts and times every route. Routes that predict are also checked by the
+guard (authentication, when one is configured) and counted in the pod's load counters.
+It replaces a general-purpose framework on this path because per-request framework
+overhead (routing, middleware, Request/Response objects) cost more than the model itself
+at small batches (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import orjson
 
 from modelops_runtime.errors import InvalidInput, ModelopsError
 from modelops_runtime.metrics import PredictorMetrics
+from modelops_runtime.stats import PodCounters
 
 log = logging.getLogger("modelops.predictor")
 
@@ -78,6 +81,8 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
+Guard = Callable[[dict[str, str]], Awaitable[None]]
+"""Checks a predict request's headers; raises a ModelopsError (401, 403, 503) to refuse it."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class Endpoint:
     path: str  # a template: "/v1/models/{name}:predict"
     route: str  # the metrics label
     handler: Handler
+    predicts: bool = False
+    """A predict or infer route: guarded, and counted as the pod's load."""
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,11 +112,13 @@ def json_reply(content: Any, status: int = 200) -> Reply:
     return Reply(status, orjson.dumps(content, option=_JSON_OPTIONS))
 
 
-def error_reply(status: int, message: str, reason: str = "") -> Reply:
+def error_reply(
+    status: int, message: str, reason: str = "", headers: tuple[tuple[str, str], ...] = ()
+) -> Reply:
     body: dict[str, Any] = {"error": message}
     if reason:
         body["reason"] = reason
-    return json_reply(body, status=status)
+    return Reply(status, orjson.dumps(body), headers=headers)
 
 
 def parse_json(body: bytes) -> Any:
@@ -133,9 +142,14 @@ class Dispatcher:
         metrics: PredictorMetrics,
         max_body_bytes: int,
         lifespan: Lifespan | None = None,
+        *,
+        pod: PodCounters | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._metrics = metrics
+        self.pod = pod or PodCounters()
+        self._guard = guard
         self._limit = max_body_bytes
         self._lifespan = lifespan
         self._latency = {e.route: metrics.request_seconds.labels(e.route) for e in endpoints}
@@ -167,24 +181,30 @@ class Dispatcher:
                 reply = error_reply(
                     404, "no such route; see /v1/models/{name}:predict and /v2/models/{name}/infer"
                 )
-        await _send(send, reply)
+        await _send(send, reply, close=self.pod.draining)
 
     async def _guarded(self, endpoint: Endpoint, call: Call) -> Reply:
         """Count, time and translate errors; no stack trace ever reaches a client."""
         started = time.perf_counter()
-        in_flight = self._metrics.in_flight
-        in_flight.inc()
+        pod, predicts = self.pod, endpoint.predicts
+        if predicts:
+            pod.in_flight += 1
         try:
+            if predicts and self._guard is not None:
+                await self._guard(call.headers)
             reply = await endpoint.handler(call)
         except ModelopsError as err:
-            reply = error_reply(err.status, str(err), err.reason)
+            reply = error_reply(err.status, str(err), err.reason, err.headers)
             if err.status >= 500:
                 log.error("request failed", extra={"route": endpoint.route, "error": str(err)})
         except Exception as err:  # the last line of defence: a clear 500, logged in full
             log.exception("unexpected error", extra={"route": endpoint.route})
             reply = error_reply(500, f"internal error: {type(err).__name__}: {err}")
         finally:
-            in_flight.dec()
+            if predicts:
+                pod.in_flight -= 1
+                pod.requests += 1
+                pod.last_request = time.time()
         self._metrics.requests.labels(endpoint.route, str(reply.status)).inc()
         self._latency[endpoint.route].observe(time.perf_counter() - started)
         return reply
@@ -203,11 +223,13 @@ async def _nothing() -> AsyncIterator[None]:
     yield
 
 
-async def _send(send: Send, reply: Reply) -> None:
+async def _send(send: Send, reply: Reply, close: bool = False) -> None:
     headers = [
         (b"content-type", reply.content_type.encode()),
         (b"content-length", str(len(reply.body)).encode()),
     ]
     headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+    if close:  # draining: the client's next request opens a connection to another pod
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})

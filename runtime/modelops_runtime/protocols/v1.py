@@ -40,7 +40,7 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         return reply
 
     return [
-        Endpoint("POST", "/v1/models/{name}:predict", "v1_predict", predict),
+        Endpoint("POST", "/v1/models/{name}:predict", "v1_predict", predict, predicts=True),
         Endpoint("GET", "/v1/models", "v1_models", list_models),
         Endpoint("GET", "/v1/models/{name}", "v1_model", model_status),
     ]

@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 
 from modelops_runtime.dataplane import DataPlane, ModelState, Prediction
-from modelops_runtime.errors import InvalidInput, ModelNotReady
+from modelops_runtime.errors import Draining, InvalidInput, ModelNotReady
 from modelops_runtime.models import InputKind, Model
 from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
 from modelops_runtime.protocols.tensors import (
@@ -42,12 +42,14 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
 
     async def ready(_: Call) -> Reply:
         state = plane.state
+        _refuse_when_draining(plane)
         if not state.ready:
             raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
         return json_reply({"ready": True})
 
     async def model_ready(call: Call) -> Reply:
         state = _state(plane, call)
+        _refuse_when_draining(plane)
         if not state.ready:
             raise ModelNotReady(f"model {state.name!r} is not ready: {state.message}")
         return json_reply({"name": state.name, "ready": True})
@@ -104,8 +106,8 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
     # The Open Inference Protocol's model version: answered when it is the one served.
     versioned = "/v2/models/{name}/versions/{model_version}"
     return [
-        Endpoint("POST", f"{model}/infer", "v2_infer", infer),
-        Endpoint("POST", f"{versioned}/infer", "v2_infer", infer),
+        Endpoint("POST", f"{model}/infer", "v2_infer", infer, predicts=True),
+        Endpoint("POST", f"{versioned}/infer", "v2_infer", infer, predicts=True),
         Endpoint("GET", "/v2", "v2_server", server_metadata),
         Endpoint("GET", "/v2/health/live", "v2_live", live),
         Endpoint("GET", "/v2/health/ready", "v2_ready", ready),
@@ -114,6 +116,14 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         Endpoint("GET", model, "v2_model", model_metadata),
         Endpoint("GET", versioned, "v2_model", model_metadata),
     ]
+
+
+def _refuse_when_draining(plane: DataPlane) -> None:
+    if plane.pod.draining:
+        raise Draining(
+            "the predictor is shutting down: it answers what reaches it for a short while "
+            "and takes no new work; send requests to another pod"
+        )
 
 
 def _state(plane: DataPlane, call: Call) -> ModelState:

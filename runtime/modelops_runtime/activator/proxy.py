@@ -1,0 +1,552 @@
+"""The activator's proxy: find the Service a request was sent to, pick a version by percent
+and its least busy ready pod, and forward; hold requests for a version with no ready pod,
+ask for a wake once, probe the new pod itself and forward the moment it is ready.
+
+What it knows of the cluster comes from a ClusterView (fed by the watcher, or directly),
+and a wake is asked of a Waker (the API server, or whatever a test or the static mode
+gives), so this module is the proxy's logic alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+
+import orjson
+
+from modelops_contracts.serving import (
+    LATENCY_BUCKETS_MS,
+    READINESS_PATH,
+    STATS_PATH,
+    TARGET_HEADER,
+    WOKE_HEADER,
+    ActivatorStats,
+    VersionTraffic,
+)
+from modelops_runtime.activator.balancer import Splitter, least_loaded
+from modelops_runtime.activator.metrics import WAKE_BUCKETS_S, exposition, registry_for
+from modelops_runtime.activator.settings import ActivatorSettings
+from modelops_runtime.activator.upstream import Answer, Broken, ConnectFailed, Late, Upstreams
+from modelops_runtime.activator.view import ClusterView, Key
+
+log = logging.getLogger("modelops.activator")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+_HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding")
+) | {b"upgrade", b"content-length"}
+_TARGET = TARGET_HEADER.lower().encode()
+_WOKE = WOKE_HEADER.lower().encode()
+_LATENCY_BOUNDS_S = tuple(ms / 1000 for ms in LATENCY_BUCKETS_MS)
+_AVOID_FAILED_S = 2.0
+"""After a pod refused a connection, others are preferred for this long."""
+RETRY_AFTER_S = 5
+
+
+class Waker(Protocol):
+    async def request_wake(self, namespace: str, version: str) -> None:
+        """Ask the operator to start a pod of the version (the activation annotation)."""
+
+
+class Refusal(Exception):
+    """An answer of the activator's own: status, reason and a message that says why."""
+
+    def __init__(self, status: int, reason: str, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.retry_after = status, reason, retry_after
+
+    def answer(self) -> Answer:
+        extra = [(b"retry-after", str(self.retry_after).encode())] if self.retry_after else []
+        body = orjson.dumps({"error": str(self), "reason": self.reason})
+        return own(self.status, body, extra=extra)
+
+
+def own(
+    status: int,
+    body: bytes,
+    content_type: bytes = b"application/json",
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> Answer:
+    """An answer of the activator's own (not a pod's)."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    return Answer(status, headers + (extra or []), body)
+
+
+class Version:
+    """One version's traffic counters and its wake: held requests, probes, waiters."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        self.namespace, self.name = namespace, name
+        self.requests = 0
+        self.errors = 0
+        self.codes: dict[int, int] = {}
+        self.latency = [0] * (len(_LATENCY_BOUNDS_S) + 1)
+        self.latency_sum = 0.0
+        self.held = 0
+        self.wakes = 0
+        self.wake_counts = [0] * (len(WAKE_BUCKETS_S) + 1)
+        self.wake_sum = 0.0
+        self.wake_started: float | None = None
+        self.wake_problem = ""
+        self.candidates: list[str] = []
+        """Addresses of ready pods to pick from (the slice says ready, or our probe did)."""
+        self.probed: set[str] = set()
+        self.probing: dict[str, asyncio.Task[None]] = {}
+        self.waiters: list[asyncio.Future[None]] = []
+        self.turn = 0
+
+    def count(self, status: int, upstream_seconds: float | None) -> None:
+        self.requests += 1
+        self.codes[status] = self.codes.get(status, 0) + 1
+        if status >= 500:
+            self.errors += 1
+        if upstream_seconds is not None:
+            self.latency[bisect_left(_LATENCY_BOUNDS_S, upstream_seconds)] += 1
+            self.latency_sum += upstream_seconds
+
+    def traffic(self) -> VersionTraffic:
+        cumulative, total = [], 0
+        for count in self.latency:
+            total += count
+            cumulative.append(total)
+        return VersionTraffic(
+            namespace=self.namespace,
+            version=self.name,
+            requests=self.requests,
+            errors=self.errors,
+            latency_counts=tuple(cumulative),
+            held=self.held,
+            wakes=self.wakes,
+        )
+
+    def notify(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def target_of(headers: dict[bytes, bytes]) -> Key:
+    """The (namespace, Service) a request was sent to, from ``X-Modelops-Service:
+    namespace/name`` or else the Host header (``name.namespace[.svc[.cluster.domain]]``)."""
+    explicit = headers.get(_TARGET)
+    if explicit is not None:
+        namespace, _, name = explicit.decode("latin-1").strip().partition("/")
+        if namespace and name and "/" not in name:
+            return namespace, name
+        raise Refusal(
+            400, "UnknownService", f"{TARGET_HEADER} must be 'namespace/service', not {explicit!r}"
+        )
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    parts = host.partition(":")[0].rstrip(".").split(".")
+    if (len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc")) and all(parts[:2]):
+        return parts[1], parts[0]
+    raise Refusal(
+        400,
+        "UnknownService",
+        f"cannot tell which Service this request is for from Host {host!r}: send it to "
+        f"SERVICE.NAMESPACE[.svc[.cluster.local]] or add '{TARGET_HEADER}: namespace/service'",
+    )
+
+
+class Activator:
+    """The ASGI app. Proxied traffic on ``settings.port``; /metrics, /modelops/stats,
+    /healthz and /readyz on ``settings.admin_port`` only."""
+
+    def __init__(
+        self,
+        view: ClusterView,
+        waker: Waker,
+        settings: ActivatorSettings,
+        *,
+        on_start: Callable[[], Awaitable[None]] | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
+        synced: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.view = view
+        self.waker = waker
+        self.settings = settings
+        self.upstreams = Upstreams(settings.connect_timeout_seconds)
+        self.versions: dict[Key, Version] = {}
+        self.in_flight: dict[str, int] = {}
+        self.draining = False
+        self._splitters: dict[Key, Splitter] = {}
+        self._on_start, self._on_stop, self._synced = on_start, on_stop, synced
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.registry = registry_for(self)
+        view.subscribe(self._view_changed)
+
+    # --- ASGI ---------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            server = scope.get("server")
+            try:
+                if server is not None and server[1] == self.settings.admin_port:
+                    answer = self._admin(scope["path"])
+                else:
+                    answer = await self._proxy(scope, receive)
+            except Exception as err:  # the last line of defence: a clear 500, logged in full
+                log.exception("unexpected error", extra={"path": scope.get("path")})
+                answer = Refusal(500, "InternalError", f"{type(err).__name__}: {err}").answer()
+            await send(
+                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+            )
+            await send({"type": "http.response.body", "body": answer.body})
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        if self._on_start is not None:
+            await self._on_start()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await self.close()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def close(self) -> None:
+        if self._on_stop is not None:
+            await self._on_stop()
+        for task in list(self._tasks):
+            task.cancel()
+        self.upstreams.close()
+
+    # --- the proxied path ---------------------------------------------------------------
+
+    async def _proxy(self, scope: Scope, receive: Receive) -> Answer:
+        raw: RawHeaders = scope["headers"]
+        found: dict[bytes, bytes] = {}
+        forward: RawHeaders = []
+        for name, value in raw:
+            if name in (b"host", _TARGET):
+                found[name] = value
+            if name not in _HOP_BY_HOP:
+                forward.append((name, value))
+        try:
+            namespace, service = target_of(found)
+            version = self._version_for(namespace, service)
+            body = await _read_body(receive, self.settings.max_body_bytes)
+        except Refusal as refusal:
+            return refusal.answer()
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        return await self._forward(
+            self._state(namespace, version), scope["method"].encode(), target, forward, body
+        )
+
+    def _version_for(self, namespace: str, service: str) -> str:
+        routes = self.view.routes(namespace, service)
+        if routes is None:
+            raise Refusal(
+                404,
+                "UnknownService",
+                f"the activator knows no modelops Service {namespace}/{service} (no "
+                f"app.kubernetes.io/managed-by=modelops Service with a routes annotation)",
+            )
+        key = (namespace, service)
+        splitter = self._splitters.get(key)
+        if splitter is None or splitter.routes is not routes:
+            splitter = self._splitters[key] = Splitter(routes)
+        version = splitter.next()
+        if version is None:
+            raise Refusal(
+                503, "NoRoute", f"Service {namespace}/{service} routes no traffic to any version"
+            )
+        return version
+
+    def _state(self, namespace: str, version: str) -> Version:
+        key = (namespace, version)
+        state = self.versions.get(key)
+        if state is None:
+            state = self.versions[key] = Version(namespace, version)
+            self._refresh(state)
+        return state
+
+    async def _forward(
+        self, state: Version, method: bytes, target: bytes, headers: RawHeaders, body: bytes
+    ) -> Answer:
+        held_for: float | None = None
+        tried: list[str] = []
+        problem = ""
+        while True:
+            address = self._pick(state, tried)
+            if address is None:
+                if tried:
+                    refusal = Refusal(
+                        502,
+                        "UpstreamUnreachable",
+                        f"no pod of version {state.namespace}/{state.name} took the "
+                        f"connection ({len(tried)} tried): {problem}",
+                    )
+                    return self._answered(state, refusal.answer(), None, held_for)
+                try:
+                    started = time.monotonic()
+                    address = await self._hold(state)
+                    held_for = time.monotonic() - started
+                except Refusal as refused:
+                    return self._answered(state, refused.answer(), None, None)
+            in_flight = self.in_flight
+            in_flight[address] = in_flight.get(address, 0) + 1
+            sent = time.perf_counter()
+            try:
+                answer = await self.upstreams.pool(address).request(
+                    method, target, headers, body, self.settings.timeout_seconds
+                )
+            except ConnectFailed as err:
+                tried.append(address)
+                problem = str(err)
+                continue  # nothing was sent: another pod may take it
+            except Broken as err:
+                refusal = Refusal(
+                    502, "UpstreamBroken", f"pod {address} of version {state.name}: {err}"
+                )
+                return self._answered(state, refusal.answer(), None, held_for)
+            except Late:
+                refusal = Refusal(
+                    504,
+                    "UpstreamTimeout",
+                    f"pod {address} of version {state.name} did not answer within "
+                    f"{self.settings.timeout_seconds:g}s",
+                )
+                return self._answered(state, refusal.answer(), None, held_for)
+            finally:
+                in_flight[address] -= 1
+            return self._answered(state, answer, time.perf_counter() - sent, held_for)
+
+    def _answered(
+        self, state: Version, answer: Answer, upstream_s: float | None, held_for: float | None
+    ) -> Answer:
+        state.count(answer.status, upstream_s)
+        hop = _HOP_BY_HOP
+        headers = [(k, v) for k, v in answer.headers if k.lower() not in hop]
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+        if held_for is not None:
+            headers.append((_WOKE, f"{held_for:.3f}".encode()))
+        return Answer(answer.status, headers, answer.body)
+
+    def _pick(self, state: Version, tried: list[str]) -> str | None:
+        candidates = state.candidates
+        if tried:
+            candidates = [a for a in candidates if a not in tried]
+        if not candidates:
+            return None
+        state.turn += 1
+        if len(candidates) == 1:
+            return candidates[0]
+        now = time.monotonic()
+        healthy = [
+            a for a in candidates if now - self.upstreams.pool(a).failed_at > _AVOID_FAILED_S
+        ]
+        return least_loaded(healthy or candidates, self.in_flight, state.turn)
+
+    # --- holding and waking ---------------------------------------------------------------
+
+    async def _hold(self, state: Version) -> str:
+        """Wait for a ready pod of the version; the one to send to, or a Refusal."""
+        where = f"{state.namespace}/{state.name}"
+        blocker = self.view.blocker(state.namespace, state.name)
+        if blocker is not None:
+            raise self._cannot_start(state, blocker.describe())
+        if state.held >= self.settings.max_held:
+            raise Refusal(
+                503,
+                "TooManyWaiting",
+                f"{state.held} requests already wait for a pod of version {where}",
+                RETRY_AFTER_S,
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.hold_seconds
+        state.held += 1
+        if state.wake_started is None:
+            self._start_wake(state)
+        self._probe_new_pods(state)
+        try:
+            while True:
+                address = self._pick(state, [])
+                if address is not None:
+                    return address
+                blocker = self.view.blocker(state.namespace, state.name)
+                if blocker is not None:
+                    raise self._cannot_start(state, blocker.describe())
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise Refusal(504, "NoReadyPod", self._waited(state))
+                waiter: asyncio.Future[None] = loop.create_future()
+                state.waiters.append(waiter)
+                try:
+                    await asyncio.wait_for(waiter, remaining)
+                except TimeoutError:
+                    pass
+                finally:
+                    state.waiters.remove(waiter)
+        finally:
+            state.held -= 1
+            if state.held == 0 and not state.candidates and state.wake_started is not None:
+                state.wake_started = None  # given up: the next request asks again
+
+    def _cannot_start(self, state: Version, why: str) -> Refusal:
+        return Refusal(
+            503,
+            "VersionCannotStart",
+            f"version {state.namespace}/{state.name} cannot start a pod: {why}",
+            RETRY_AFTER_S,
+        )
+
+    def _waited(self, state: Version) -> str:
+        pods = self.view.pods(state.namespace, state.name)
+        listed = (
+            f"its EndpointSlices list {len(pods)} pod(s), none ready"
+            if pods
+            else "no pod of it was listed"
+        )
+        problem = state.wake_problem and f"; asking for the wake failed: {state.wake_problem}"
+        return (
+            f"waited {self.settings.hold_seconds:g}s for a ready pod of version "
+            f"{state.namespace}/{state.name} (a wake was requested); {listed}{problem}"
+        )
+
+    def _start_wake(self, state: Version) -> None:
+        state.wakes += 1
+        state.wake_started = time.monotonic()
+        state.wake_problem = ""
+        log.info("waking a version", extra={"namespace": state.namespace, "version": state.name})
+
+        async def ask() -> None:
+            try:
+                await self.waker.request_wake(state.namespace, state.name)
+            except Exception as err:
+                state.wake_problem = str(err)
+                log.error(
+                    "cannot ask for a wake",
+                    extra={"namespace": state.namespace, "version": state.name, "error": str(err)},
+                )
+
+        self._spawn(ask())
+
+    def _woke(self, state: Version) -> None:
+        if state.wake_started is None:
+            return
+        seconds = time.monotonic() - state.wake_started
+        state.wake_started = None
+        state.wake_counts[bisect_left(WAKE_BUCKETS_S, seconds)] += 1
+        state.wake_sum += seconds
+        log.info(
+            "version woke",
+            extra={"namespace": state.namespace, "version": state.name, "seconds": seconds},
+        )
+
+    def _probe_new_pods(self, state: Version) -> None:
+        """Probe every listed, not yet ready pod: it may serve before the slice says so."""
+        for pod in self.view.pods(state.namespace, state.name):
+            if pod.ready or pod.terminating or pod.address in state.probed:
+                continue
+            if pod.address not in state.probing:
+                state.probing[pod.address] = self._spawn(self._probe(state, pod.address))
+
+    async def _probe(self, state: Version, address: str) -> None:
+        pool = self.upstreams.pool(address)
+        request = [(b"host", address.encode()), (b"user-agent", b"modelops-activator")]
+        try:
+            while state.held > 0:
+                listed = {p.address: p for p in self.view.pods(state.namespace, state.name)}
+                pod = listed.get(address)
+                if pod is None or pod.ready or pod.terminating:
+                    return
+                try:
+                    answer = await pool.request(
+                        b"GET", READINESS_PATH.encode(), request, b"", timeout=1.0
+                    )
+                    if answer.status == 200:
+                        state.probed.add(address)
+                        log.info(
+                            "probe: pod ready before its EndpointSlice said so",
+                            extra={"version": state.name, "address": address},
+                        )
+                        self._refresh(state)
+                        return
+                except (ConnectFailed, Broken, Late):
+                    pass
+                await asyncio.sleep(self.settings.probe_interval_seconds)
+        finally:
+            state.probing.pop(address, None)
+
+    def _view_changed(self, key: Key) -> None:
+        state = self.versions.get(key)
+        if state is not None:
+            self._refresh(state)
+            if state.held:
+                self._probe_new_pods(state)
+        listed = {p.address for pods in self._all_pods() for p in pods}
+        self.upstreams.forget(listed)
+
+    def _all_pods(self) -> list[tuple[Any, ...]]:
+        return [self.view.pods(*key) for key in self.versions]
+
+    def _refresh(self, state: Version) -> None:
+        pods = self.view.pods(state.namespace, state.name)
+        listed = {p.address for p in pods if not p.terminating}
+        state.probed &= listed
+        state.candidates = [
+            p.address for p in pods if not p.terminating and (p.ready or p.address in state.probed)
+        ]
+        if state.candidates:
+            self._woke(state)
+        if state.waiters:
+            state.notify()
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- admin ----------------------------------------------------------------------------
+
+    def stats(self) -> ActivatorStats:
+        return ActivatorStats(tuple(state.traffic() for state in self.versions.values()))
+
+    def _admin(self, path: str) -> Answer:
+        if path == STATS_PATH:
+            return own(200, self.stats().to_json().encode())
+        if path == "/metrics":
+            content_type, body = exposition(self.registry)
+            return own(200, body, content_type.encode())
+        if path == "/healthz":
+            return own(200, b'{"live":true}')
+        if path == "/readyz":
+            if self.draining:
+                return own(503, b'{"ready":false,"reason":"Draining"}')
+            if not self._synced():
+                return own(503, b'{"ready":false,"reason":"NotSynced"}')
+            return own(200, b'{"ready":true}')
+        return Refusal(404, "NotFound", "admin routes: /metrics, /modelops/stats, /healthz, "
+                       "/readyz").answer()  # fmt: skip
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Refusal(400, "ClientGone", "the client went away before sending the body")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise Refusal(413, "PayloadTooLarge", f"body over the limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

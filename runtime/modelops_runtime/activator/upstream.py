@@ -1,0 +1,227 @@
+"""HTTP/1.1 to the pods: keep-alive connection pools per address, asyncio protocols and
+httptools' parser (the one uvicorn uses), whole bodies in memory.
+
+Errors say how far a request got, because only a request that never left may be retried
+on another pod: ``ConnectFailed`` (no connection; nothing was sent), ``Broken`` (the
+connection ended after the request was written, without a whole answer) and ``Late`` (no
+whole answer within the timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import httptools
+
+Headers = Sequence[tuple[bytes, bytes]]
+
+
+class UpstreamError(Exception):
+    pass
+
+
+class ConnectFailed(UpstreamError):
+    """No connection could be made: the request was not sent."""
+
+
+class Broken(UpstreamError):
+    """The request was sent and the connection ended before a whole answer came."""
+
+
+class Late(UpstreamError):
+    """The request was sent and no whole answer came within the timeout."""
+
+
+class Answer:
+    """A status, raw headers and the whole body (a plain class: one is made per request)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; one request at a time."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._head_only = False
+        self.closed = False
+        self.deadline = 0.0
+        """When the answer must have come (loop time); the sweeper ends it after that."""
+
+    # asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.fail(Broken("the pod switched protocols"))
+        except httptools.HttpParserError as err:
+            self.fail(Broken(f"the pod's answer is not valid HTTP: {err}"))
+
+    def eof_received(self) -> bool | None:
+        self.fail(Broken("the pod closed the connection before answering"))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.fail(Broken(f"the connection to the pod was lost: {exc or 'closed'}"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self._head_only:
+            self._complete(keep_alive=False)
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if not self._head_only:
+            self._complete(keep_alive=self._parser.should_keep_alive())
+
+    # ours
+    def _complete(self, keep_alive: bool) -> None:
+        waiter = self._waiter
+        answer = Answer(self._parser.get_status_code(), self._headers, b"".join(self._body))
+        self._waiter, self._headers, self._body = None, [], []
+        if not keep_alive:
+            self.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(answer)
+
+    def fail(self, error: UpstreamError) -> None:
+        self.close()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self._transport is not None:
+                self._transport.close()
+
+    def send(self, request: bytes, head_only: bool) -> asyncio.Future[Answer]:
+        assert self._transport is not None
+        self._head_only = head_only
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(request)
+        return self._waiter
+
+
+class Pool:
+    """Idle keep-alive connections to one address (``host:port``), and the busy ones."""
+
+    def __init__(self, address: str, connect_timeout: float, max_idle: int = 256) -> None:
+        host, _, port = address.rpartition(":")
+        self.address = address
+        self._host, self._port = host.strip("[]"), int(port)
+        self._connect_timeout = connect_timeout
+        self._idle: list[_Connection] = []
+        self.busy: set[_Connection] = set()
+        self._max_idle = max_idle
+        self.failed_at = float("-inf")
+        """When a connection to it last failed (pickers avoid it for a moment)."""
+
+    async def _connection(self) -> _Connection:
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _Connection(self), self._host, self._port),
+                self._connect_timeout,
+            )
+        except (OSError, TimeoutError) as err:
+            self.failed_at = time.monotonic()
+            raise ConnectFailed(
+                f"cannot connect to {self.address}: {type(err).__name__}: {err}".rstrip(": ")
+            ) from err
+        return conn
+
+    async def request(
+        self, method: bytes, target: bytes, headers: Headers, body: bytes, timeout: float
+    ) -> Answer:
+        conn = await self._connection()
+        head = [method, b" ", target, b" HTTP/1.1\r\n"]
+        for name, value in headers:
+            head += (name, b": ", value, b"\r\n")
+        head += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+        conn.deadline = asyncio.get_running_loop().time() + timeout
+        waiter = conn.send(b"".join(head), head_only=method == b"HEAD")
+        busy = self.busy
+        busy.add(conn)
+        try:
+            answer = await waiter
+        except BaseException:
+            conn.close()  # a late answer must never reach the next request
+            raise
+        finally:
+            busy.discard(conn)
+        if not conn.closed and len(self._idle) < self._max_idle:
+            self._idle.append(conn)
+        elif not conn.closed:
+            conn.close()
+        return answer
+
+    def close(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
+
+
+class Upstreams:
+    """A pool per address, made on first use, and a sweeper that ends requests past their
+    deadline (one timer for all of them instead of one per request)."""
+
+    def __init__(self, connect_timeout: float = 2.0, sweep_seconds: float = 0.25) -> None:
+        self._pools: dict[str, Pool] = {}
+        self._connect_timeout = connect_timeout
+        self._sweep_seconds = sweep_seconds
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def pool(self, address: str) -> Pool:
+        pool = self._pools.get(address)
+        if pool is None:
+            pool = self._pools[address] = Pool(address, self._connect_timeout)
+            if self._sweeper is None:
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        return pool
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            now = loop.time()
+            for pool in list(self._pools.values()):
+                for conn in [c for c in pool.busy if c.deadline <= now]:
+                    conn.fail(Late("no answer within the timeout"))
+
+    def forget(self, keep: set[str]) -> None:
+        """Close the pools of addresses no longer listed."""
+        for address in [a for a in self._pools if a not in keep]:
+            self._pools.pop(address).close()
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None

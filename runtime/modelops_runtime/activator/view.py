@@ -1,0 +1,128 @@
+"""What the activator knows of the cluster: each Service's routes, each version's pods and
+whether the version can start at all.
+
+The watcher (watch.py) feeds it from the API server; tests and the static mode feed it
+directly. It lives on the event loop's thread; whoever changes it from another thread goes
+through ``loop.call_soon_threadsafe``. Listeners hear which version changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from modelops_contracts.serving import Route
+
+Key = tuple[str, str]
+"""(namespace, name)"""
+
+
+@dataclass(frozen=True)
+class Pod:
+    """One address of a version's pod, as its private Service's EndpointSlice lists it."""
+
+    address: str
+    """``ip:port`` (``[ip]:port`` for IPv6)."""
+    ready: bool = True
+    terminating: bool = False
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a version's pods cannot start: a condition that is False, with its reason."""
+
+    condition: str
+    reason: str
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.condition} is False: {self.reason}" + (
+            f": {self.message}" if self.message else ""
+        )
+
+
+Listener = Callable[[Key], None]
+
+
+class ClusterView:
+    def __init__(self) -> None:
+        self._routes: dict[Key, tuple[Route, ...]] = {}
+        self._slices: dict[Key, tuple[Key, tuple[Pod, ...]]] = {}
+        """(namespace, slice name) -> ((namespace, version), pods)"""
+        self._pods: dict[Key, tuple[Pod, ...]] = {}
+        self._blockers: dict[Key, Blocker] = {}
+        self._listeners: list[Listener] = []
+        self.synced: set[str] = set()
+        """The kinds whose first list has arrived (services, endpointslices, modelversions)."""
+
+    # --- reading --------------------------------------------------------------------------
+
+    def routes(self, namespace: str, service: str) -> tuple[Route, ...] | None:
+        return self._routes.get((namespace, service))
+
+    def pods(self, namespace: str, version: str) -> tuple[Pod, ...]:
+        return self._pods.get((namespace, version), ())
+
+    def blocker(self, namespace: str, version: str) -> Blocker | None:
+        return self._blockers.get((namespace, version))
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    # --- feeding --------------------------------------------------------------------------
+
+    def set_routes(self, namespace: str, service: str, routes: Iterable[Route] | None) -> None:
+        key = (namespace, service)
+        if routes is None:
+            self._routes.pop(key, None)
+        else:
+            self._routes[key] = tuple(routes)
+
+    def set_slice(
+        self, namespace: str, slice_name: str, version: str | None, pods: Iterable[Pod] = ()
+    ) -> None:
+        """The pods one EndpointSlice lists for a version (None: the slice is gone)."""
+        key = (namespace, slice_name)
+        before = self._slices.pop(key, None)
+        if version is not None:
+            self._slices[key] = ((namespace, version), tuple(pods))
+        touched = {entry[0] for entry in (before, self._slices.get(key)) if entry}
+        for version_key in touched:
+            self._pods[version_key] = tuple(
+                pod for owner, pods_of in self._slices.values() if owner == version_key
+                for pod in pods_of
+            )  # fmt: skip
+            if not self._pods[version_key]:
+                del self._pods[version_key]
+            self._changed(version_key)
+
+    def set_pods(self, namespace: str, version: str, pods: Iterable[Pod]) -> None:
+        """All of a version's pods at once (one slice named after the version)."""
+        self.set_slice(namespace, f"{version}-pods", version, pods)
+
+    def set_blocker(self, namespace: str, version: str, blocker: Blocker | None) -> None:
+        key = (namespace, version)
+        if blocker is None:
+            if self._blockers.pop(key, None) is not None:
+                self._changed(key)
+        elif self._blockers.get(key) != blocker:
+            self._blockers[key] = blocker
+            self._changed(key)
+
+    def replace(self, kind: str, namespace: str | None, keys: set[Key]) -> None:
+        """After a fresh list of ``kind`` (in ``namespace``, or all): forget what the list
+        no longer has (objects deleted while no watch was open)."""
+        inside = (lambda k: k[0] == namespace) if namespace else (lambda k: True)
+        if kind == "services":
+            for key in [k for k in self._routes if inside(k) and k not in keys]:
+                del self._routes[key]
+        elif kind == "endpointslices":
+            for key in [k for k in self._slices if inside(k) and k not in keys]:
+                self.set_slice(key[0], key[1], None)
+        elif kind == "modelversions":
+            for key in [k for k in self._blockers if inside(k) and k not in keys]:
+                self.set_blocker(key[0], key[1], None)
+
+    def _changed(self, version: Key) -> None:
+        for listener in self._listeners:
+            listener(version)

@@ -1,0 +1,377 @@
+"""The activator's proxy in-process, with real HTTP upstreams: predictor processes started
+as pods start them, and scripted loopback servers for behaviours a predictor never shows.
+
+The proxy's view of the cluster is fed directly here (routes, pods and conditions set by
+the test, as the watcher would set them from the API server; the watcher itself is tested
+against the real API server in tests/e2e/test_activator_watch.py), and its wakes go to a
+recorder that plays the operator: it starts a predictor and lists its pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
+
+from modelops_contracts.serving import STATS_PATH, ActivatorStats, Route
+from modelops_runtime.activator.proxy import Activator
+from modelops_runtime.activator.settings import ActivatorSettings
+from modelops_runtime.activator.view import Blocker, ClusterView, Pod
+from tests.integration.servers import Server, free_port
+from tests.integration.upstreams import Seen, answer, upstream
+from tests.models import Trained
+
+HOST = "http://iris.ads.svc.cluster.local"
+ADMIN = "http://activator:9090"
+
+
+class Recorder:
+    """Plays the operator's part of a wake: records it and runs ``then``."""
+
+    def __init__(self, then: Callable[[str, str], Any] | None = None) -> None:
+        self.wakes: list[tuple[str, str]] = []
+        self._then = then
+
+    async def request_wake(self, namespace: str, version: str) -> None:
+        self.wakes.append((namespace, version))
+        if self._then is not None:
+            self._then(namespace, version)
+
+
+@asynccontextmanager
+async def activator(
+    view: ClusterView, waker: Recorder | None = None, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Activator]]:
+    app = Activator(view, waker or Recorder(), ActivatorSettings(**settings))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=HOST, timeout=120) as client:
+        try:
+            yield client, app
+        finally:
+            await app.close()
+
+
+def predictor(start: Callable[..., Server], trained: Trained, version: str) -> Server:
+    server = start(str(trained.path), "iris", "--version", version)
+    server.wait_until_ready()
+    return server
+
+
+def address(server: Server) -> str:
+    return f"127.0.0.1:{server.port}"
+
+
+def infer_body(trained: Trained) -> dict[str, Any]:
+    rows = np.asarray(trained.local_input, dtype=float)
+    return {"inputs": [{"name": "x", "shape": list(rows.shape), "datatype": "FP64",
+                        "data": rows.ravel().tolist()}]}  # fmt: skip
+
+
+async def test_a_split_by_percent_reaches_each_version_in_proportion(
+    start: Callable[..., Server], iris: Trained
+) -> None:
+    v1, v2 = predictor(start, iris, "iris-v1"), predictor(start, iris, "iris-v2")
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 80), Route("iris-v2", 20)])
+    view.set_pods("ads", "iris-v1", [Pod(address(v1))])
+    view.set_pods("ads", "iris-v2", [Pod(address(v2))])
+    body = infer_body(iris)
+    async with activator(view) as (client, _):
+        answered: Counter[str] = Counter()
+        for _ in range(50):  # 1,000 requests, 20 at a time
+            replies = await asyncio.gather(
+                *(client.post("/v2/models/iris/infer", json=body) for _ in range(20))
+            )
+            assert {r.status_code for r in replies} == {200}
+            answered.update(r.json()["model_version"] for r in replies)
+        stats = ActivatorStats.from_json((await client.get(f"{ADMIN}{STATS_PATH}")).content)
+    assert abs(answered["iris-v1"] - 800) <= 50
+    assert abs(answered["iris-v2"] - 200) <= 50
+    by_version = {v.version: v for v in stats.versions}
+    assert by_version["iris-v1"].requests == answered["iris-v1"]
+    assert by_version["iris-v2"].errors == 0
+    assert by_version["iris-v1"].latency_counts[-1] == answered["iris-v1"]
+
+
+async def test_answers_pass_through_unchanged_binary_bodies_included(
+    start: Callable[..., Server], iris: Trained
+) -> None:
+    pod = predictor(start, iris, "iris-v1")
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    view.set_pods("ads", "iris-v1", [Pod(address(pod))])
+    rows = np.asarray(iris.local_input, dtype=np.float64)
+    tensor = {"name": "x", "shape": list(rows.shape), "datatype": "FP64",
+              "parameters": {"binary_data_size": rows.nbytes}}  # fmt: skip
+    wanted = {"name": "predict", "parameters": {"binary_data": True}}
+    header = json.dumps({"inputs": [tensor], "outputs": [wanted]})
+    binary = header.encode() + rows.tobytes()
+    binary_headers = {"inference-header-content-length": str(len(header)),
+                      "content-type": "application/octet-stream"}  # fmt: skip
+    requests: list[tuple[str, str, Any]] = [
+        ("POST", "/v2/models/iris/infer", {"content": binary, "headers": binary_headers}),
+        ("POST", "/v1/models/iris:predict", {"json": {"instances": iris.rows}}),
+        ("POST", "/v1/models/iris:predict", {"json": {"instances": [[1, 2]]}}),  # a 400
+        ("POST", "/v1/models/other:predict", {"json": {"instances": iris.rows}}),  # a 404
+        ("GET", "/v2/models/iris/versions/iris-v9", {}),  # a 404 naming both versions
+        ("GET", "/v2/models/iris?x=1", {}),
+    ]
+    async with (
+        activator(view) as (client, _),
+        httpx.AsyncClient(base_url=f"http://{address(pod)}") as direct,
+    ):
+        for method, path, extra in requests:
+            through = await client.request(method, path, **extra)
+            straight = await direct.request(method, path, **extra)
+            assert through.status_code == straight.status_code, path
+            assert through.content == straight.content, path
+            expected = {k: v for k, v in straight.headers.items() if k != "date"}
+            assert {k: v for k, v in through.headers.items() if k != "date"} == expected
+
+
+async def test_odd_statuses_and_repeated_headers_pass_through() -> None:
+    async def teapot(seen: Seen) -> bytes:
+        return answer(
+            418,
+            b"\x00\x01binary\xff",
+            ("content-type", "application/x-odd"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("x-echo", seen.headers.get("x-custom", "")),
+        )
+
+    async with upstream(teapot) as pod:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(pod.address)])
+        async with activator(view) as (client, _):
+            reply = await client.post(
+                "/anything?q=1", content=b"\x00payload", headers={"x-custom": "kept"}
+            )
+    assert reply.status_code == 418
+    assert reply.content == b"\x00\x01binary\xff"
+    assert reply.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert reply.headers["x-echo"] == "kept"
+    assert reply.headers["content-type"] == "application/x-odd"
+    assert pod.seen[0].path == "/anything?q=1"
+    assert pod.seen[0].body == b"\x00payload"
+
+
+async def test_the_least_busy_pod_gets_the_next_request() -> None:
+    release = {name: asyncio.Event() for name in ("a", "b")}
+
+    def holding(name: str) -> Callable[[Seen], Any]:
+        async def behaviour(_: Seen) -> bytes:
+            await release[name].wait()
+            return answer(200, name.encode())
+
+        return behaviour
+
+    async with upstream(holding("a")) as a, upstream(holding("b")) as b:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(a.address), Pod(b.address)])
+        async with activator(view) as (client, app):
+            first = [asyncio.create_task(client.post("/x")) for _ in range(4)]
+            await _until(lambda: len(a.seen) + len(b.seen) == 4)
+            spread = (len(a.seen), len(b.seen))
+            release["b"].set()  # b answers its two; a still holds two
+            await _until(lambda: app.in_flight.get(b.address) == 0)
+            later = [asyncio.create_task(client.post("/x")) for _ in range(2)]
+            await _until(lambda: len(b.seen) == 4)
+            release["a"].set()
+            replies = await asyncio.gather(*first, *later)
+    assert spread == (2, 2)
+    assert len(a.seen) == 2  # both later requests went to b, the idle one
+    assert [r.status_code for r in replies] == [200] * 6
+
+
+async def test_a_held_request_wakes_the_version_once_and_reaches_the_new_pod(
+    start: Callable[..., Server], iris: Trained
+) -> None:
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    started: list[Server] = []
+
+    def operator(namespace: str, version: str) -> None:
+        """Scale up: a pod starts and its address is listed at once, not ready yet (as an
+        EndpointSlice lists a new pod). Its readiness is never reported: the activator's
+        own probe must find it ready."""
+        pod = start(str(iris.path), "iris", "--version", version)
+        started.append(pod)
+        view.set_pods(namespace, version, [Pod(address(pod), ready=False)])
+
+    waker = Recorder(operator)
+    async with activator(view, waker) as (client, app):
+        before = time.monotonic()
+        replies = await asyncio.gather(
+            *(client.post("/v1/models/iris:predict", json={"instances": iris.rows})
+              for _ in range(20))
+        )  # fmt: skip
+        waited = time.monotonic() - before
+        stats = app.stats()
+        metrics = await scrape(client)
+    assert waker.wakes == [("ads", "iris-v1")]  # one wake for twenty requests
+    assert [r.status_code for r in replies] == [200] * 20
+    for reply in replies:
+        assert reply.json()["predictions"] == iris.local_predict().tolist()
+        assert 0 < float(reply.headers["x-modelops-cold-start"]) <= waited
+    assert (stats.versions[0].wakes, stats.versions[0].held) == (1, 0)
+    assert metrics[("modelops_activator_wakes_total", ("ads", "iris-v1"))] == 1
+    assert metrics[("modelops_activator_wake_seconds_count", ("ads", "iris-v1"))] == 1
+    assert metrics[("modelops_activator_requests_total", ("200", "ads", "iris-v1"))] == 20
+
+
+async def test_a_version_that_cannot_start_fails_held_and_new_requests_at_once() -> None:
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    async with activator(view, hold_seconds=60) as (client, app):
+        held = [asyncio.create_task(client.post("/v1/models/iris:predict")) for _ in range(3)]
+        await _until(lambda: app.stats().versions and app.stats().versions[0].held == 3)
+        before = time.monotonic()
+        view.set_blocker(
+            "ads",
+            "iris-v1",
+            Blocker("ResourcesAvailable", "ImagePullBackOff", "Back-off pulling image x"),
+        )
+        replies = await asyncio.gather(*held)
+        took = time.monotonic() - before
+        new = await client.post("/v1/models/iris:predict")
+    assert took < 30  # answered when the reason was known, not at the 60 s bound
+    for reply in [*replies, new]:
+        assert reply.status_code == 503
+        assert reply.headers["retry-after"] == "5"
+        assert reply.json()["reason"] == "VersionCannotStart"
+        assert reply.json()["error"] == (
+            "version ads/iris-v1 cannot start a pod: ResourcesAvailable is False: "
+            "ImagePullBackOff: Back-off pulling image x"
+        )
+
+
+async def test_a_version_with_no_ready_pod_by_the_bound_is_a_504_saying_what_it_waited_for() -> (
+    None
+):
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    view.set_pods("ads", "iris-v1", [Pod(f"127.0.0.1:{free_port()}", ready=False)])
+    async with activator(view, hold_seconds=0.5) as (client, app):
+        reply = await client.post("/v1/models/iris:predict")
+    assert reply.status_code == 504
+    assert reply.json()["reason"] == "NoReadyPod"
+    assert reply.json()["error"] == (
+        "waited 0.5s for a ready pod of version ads/iris-v1 (a wake was requested); "
+        "its EndpointSlices list 1 pod(s), none ready"
+    )
+    assert app.stats().versions[0].errors == 1
+
+
+async def test_too_many_held_requests_are_refused_with_retry_after() -> None:
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    async with activator(view, max_held=2, hold_seconds=5) as (client, app):
+        held = [asyncio.create_task(client.post("/x")) for _ in range(2)]
+        await _until(lambda: app.stats().versions and app.stats().versions[0].held == 2)
+        refused = await client.post("/x")
+        view.set_blocker("ads", "iris-v1", Blocker("ArtifactVerified", "ChecksumMismatch", ""))
+        await asyncio.gather(*held)
+    assert refused.status_code == 503
+    assert refused.json()["reason"] == "TooManyWaiting"
+    assert refused.headers["retry-after"] == "5"
+
+
+async def test_a_pod_that_refuses_the_connection_is_skipped_for_another() -> None:
+    async def ok(_: Seen) -> bytes:
+        return answer(200, b"ok")
+
+    async with upstream(ok) as good:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        dead = f"127.0.0.1:{free_port()}"  # nothing listens: the connection is refused
+        view.set_pods("ads", "iris-v1", [Pod(dead), Pod(good.address)])
+        async with activator(view) as (client, _):
+            replies = [await client.post("/x", content=b"once") for _ in range(6)]
+    assert [r.status_code for r in replies] == [200] * 6
+    assert [s.body for s in good.seen] == [b"once"] * 6
+
+
+async def test_a_request_is_not_sent_twice_when_the_pod_fails_after_receiving_it() -> None:
+    async def cut(_: Seen) -> None:
+        return None  # read the request, then close without answering
+
+    async def ok(_: Seen) -> bytes:
+        return answer(200, b"ok")
+
+    async with upstream(cut) as breaking, upstream(ok) as good:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(breaking.address)])
+        async with activator(view) as (client, _):
+            view.set_pods("ads", "iris-v1", [Pod(breaking.address), Pod(good.address)])
+            app_answers = []
+            while not breaking.seen:
+                app_answers.append(await client.post("/predict", content=b"only-once"))
+    failed = app_answers[-1]
+    assert failed.status_code == 502
+    assert failed.json()["reason"] == "UpstreamBroken"
+    assert len(breaking.seen) == 1
+    assert len(good.seen) == len(app_answers) - 1  # the failed one never reached it
+
+
+async def test_an_unknown_or_unnamed_service_is_a_4xx_with_a_message() -> None:
+    view = ClusterView()
+    async with activator(view) as (client, _):
+        unknown = await client.post("/x")
+        unnamed = await client.post("http://localhost:8080/x")
+        stats = await client.get(f"{ADMIN}/readyz")
+    assert unknown.status_code == 404
+    assert "no modelops Service ads/iris" in unknown.json()["error"]
+    assert unnamed.status_code == 400
+    assert "X-Modelops-Service" in unnamed.json()["error"]
+    assert stats.status_code == 200
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[str, ...]], float]:
+    text = (await client.get(f"{ADMIN}/metrics")).text
+    return {
+        (sample.name, tuple(v for _, v in sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def _until(check: Callable[[], Any], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_pod_that_does_not_answer_in_time_is_a_504_and_is_not_retried() -> None:
+    async def silent(_: Seen) -> bytes:
+        await asyncio.sleep(30)
+        return answer(200, b"too late")
+
+    async def ok(_: Seen) -> bytes:
+        return answer(200, b"ok")
+
+    async with upstream(silent) as slow, upstream(ok) as good:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(slow.address)])
+        async with activator(view, timeout_seconds=0.3) as (client, _):
+            view.set_pods("ads", "iris-v1", [Pod(slow.address), Pod(good.address)])
+            replies = []
+            while not slow.seen:
+                replies.append(await client.post("/predict"))
+    assert replies[-1].status_code == 504
+    assert replies[-1].json()["reason"] == "UpstreamTimeout"
+    assert "did not answer within 0.3s" in replies[-1].json()["error"]
+    assert len(good.seen) == len(replies) - 1
