@@ -36,6 +36,8 @@ class Settings:
     """The activator's Service, in ``operator_namespace``: its pods take the requests of
     versions at zero and of traffic splits."""
     activator_port: int = 8080
+    activator_admin_port: int = 9090
+    """Where the activator answers its stats (the rollout analysis reads them)."""
     operator_namespace: str = "modelops-system"
     instance: str = DEFAULT_INSTANCE
     """Which namespaces this install serves: those labelled ``modelops.dev/instance`` with
@@ -77,6 +79,9 @@ class Settings:
             liveness_port=int(env.get("MODELOPS_LIVENESS_PORT", defaults.liveness_port)),
             activator_service=env.get("MODELOPS_ACTIVATOR_SERVICE", defaults.activator_service),
             activator_port=int(env.get("MODELOPS_ACTIVATOR_PORT", defaults.activator_port)),
+            activator_admin_port=int(
+                env.get("MODELOPS_ACTIVATOR_ADMIN_PORT", defaults.activator_admin_port)
+            ),
             operator_namespace=env.get("POD_NAMESPACE", defaults.operator_namespace),
             instance=instance,
             peering=env.get("MODELOPS_PEERING", f"modelops-{instance}"),

@@ -56,7 +56,7 @@ async def analyse(*, namespace: str, name: str, spec: kopf.Spec, status: kopf.St
     pair = (split.stable, split.candidates[0])
     addresses = [e.ip for e in activator_endpoints() if e.ready]
     async with aiohttp.ClientSession() as session:
-        counters = await read(session, addresses, SETTINGS.activator_port)
+        counters = await read(session, addresses, SETTINGS.activator_admin_port)
     stable, candidate = counters.get((namespace, pair[0])), counters.get((namespace, pair[1]))
     key, now = (namespace, name), time.time()
     start = WINDOWS.get(key)
