@@ -37,6 +37,7 @@ def main() -> None:
     kopf.configure(verbose=debug)
     if not debug:  # "Handler succeeded" for every object and event: Events tell the story
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # each liveness probe
     asyncio.run(
         kopf.operator(
             clusterwide=not SETTINGS.namespaces,
