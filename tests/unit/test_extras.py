@@ -26,7 +26,6 @@ SOURCES = {
 NOT_IMPORTED = {
     "runtime": {
         "scikit-learn": "the pickles and skops files the runtime loads import it",
-        "httptools": "uvicorn's HTTP parser, picked by http='auto'",
         "uvloop": "uvicorn's event loop, picked by loop='auto'",
     },
 }
