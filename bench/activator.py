@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s: a smoke run")
     parser.add_argument(
+        "--wrk-cpu",
+        default=loadgen.LOADGEN_CPU,
+        help="where wrk runs: 1 (default, beside the activator) or 0 (beside the predictor, "
+        "so the activator has CPU 1 to itself)",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_quiet(args.wait_quiet)
     predictor = servers.start(servers.OURS[0], workload, folder / "predictor")
     activator, port = start_activator(folder, predictor.endpoint.port)
-    os.sched_setaffinity(0, {int(loadgen.LOADGEN_CPU)})
+    os.sched_setaffinity(0, {int(args.wrk_cpu)})  # this script stays beside wrk
     body = folder / "body.json"
     body.write_bytes(predictor.endpoint.body(workload.batch(1)))
     direct_url = predictor.endpoint.url
@@ -125,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             for conc in args.levels:
                 for path, url, extra in (("direct", direct_url, ()), ("activator", proxied_url,
                                                                         target)):  # fmt: skip
-                    loadgen.run(wrk, url, body, conc, args.warmup, extra)
+                    loadgen.run(wrk, url, body, conc, args.warmup, extra, args.wrk_cpu)
                     others = servers.ForeignLoad(predictor.process.pid)
                     others.start()
                     before = (cpu_seconds(predictor.process.pid), cpu_seconds(activator.pid))
-                    result = loadgen.run(wrk, url, body, conc, args.duration, extra)
+                    result = loadgen.run(wrk, url, body, conc, args.duration, extra, args.wrk_cpu)
                     after = (cpu_seconds(predictor.process.pid), cpu_seconds(activator.pid))
                     foreign = others.share()
                     cell = {
@@ -164,12 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def placement(wrk_cpu: str) -> str:
+    if wrk_cpu == ACTIVATOR_CPU:
+        return f"the predictor on CPU 0, the activator and wrk on CPU {ACTIVATOR_CPU}"
+    return f"the predictor and wrk on CPU {wrk_cpu}, the activator alone on CPU {ACTIVATOR_CPU}"
+
+
 def report(cells: list[dict[str, float | int | str]], args: argparse.Namespace) -> str:
     info = machine()
     lines = [
         f"{info['cpu']}, {info['cores']} cores, {info['memory']}, Python {info['python']}, "
         f"{info['date']}, commit {code_version()}. One-row XGBoost predictions (KServe V1); "
-        f"the predictor on CPU 0, the activator and wrk on CPU 1; {args.rounds} interleaved "
+        f"{placement(args.wrk_cpu)}; {args.rounds} interleaved "
         f"rounds of {args.duration:g} s per cell (after {args.warmup:g} s of warm-up).",
         "",
         "| concurrency | direct req/s | via activator req/s | ratio (median of rounds) "

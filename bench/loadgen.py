@@ -58,13 +58,14 @@ def run(
     connections: int,
     seconds: float,
     extra: tuple[str, ...] = (),
+    cpu: str = LOADGEN_CPU,
 ) -> CellResult:
     """One closed-loop run of ``seconds`` with ``connections`` keep-alive connections
-    (``extra``: more wrk arguments, such as ``-H`` headers)."""
+    (``extra``: more wrk arguments, such as ``-H`` headers; ``cpu``: where wrk runs)."""
     argv = [
         "taskset",
         "-c",
-        LOADGEN_CPU,
+        cpu,
         wrk,
         "-t1",
         f"-c{connections}",
