@@ -42,6 +42,10 @@ header does not (the Kubernetes API server's service proxy rewrites it)."""
 WOKE_HEADER = "X-Modelops-Cold-Start"
 """On an answer the activator had to wait for a pod for: the seconds it held the request."""
 API_KEY_HEADER = "X-API-Key"
+TOKEN_HEADER = "X-Modelops-Token"
+"""kubernetes auth: the caller's token, for clients that reach the predictor through the
+API server's proxy (which authenticates the caller itself and drops its Authorization
+header); ``Authorization: Bearer`` works everywhere else."""
 """apiKey: a key may come in this header, or as ``Authorization: Bearer <key>``."""
 AUTH_MODE_ENV = "MODELOPS_AUTH_MODE"
 """none, apiKey or kubernetes: how the predictor checks who calls predict."""

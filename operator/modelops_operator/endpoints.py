@@ -31,6 +31,7 @@ class Endpoint:
     serving: bool = True
     terminating: bool = False
     pod: str = ""
+    pod_namespace: str = ""
     node: str = ""
 
 
@@ -48,6 +49,7 @@ def endpoints_of(slices: list[dict[str, Any]]) -> list[Endpoint]:
                     serving=conditions.get("serving") is not False,
                     terminating=bool(conditions.get("terminating")),
                     pod=str(ref.get("name", "")),
+                    pod_namespace=str(ref.get("namespace", "")),
                     node=str(item.get("nodeName", "")),
                 )
     return [found[ip] for ip in sorted(found)]
@@ -76,6 +78,8 @@ def endpoints_manifest(
         found: dict[str, Any] = {"ip": e.ip}
         if e.node:
             found["nodeName"] = e.node
+        if e.pod:  # the API server's service proxy goes only to addresses that are pods
+            found["targetRef"] = {"kind": "Pod", "name": e.pod, "namespace": e.pod_namespace}
         return found
 
     subset: dict[str, Any] = {"ports": [{"name": "http", "port": port, "protocol": "TCP"}]}

@@ -113,6 +113,8 @@ def request(
     body: Any = None,
     content_type: str = "application/json",
     query: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -120,7 +122,8 @@ def request(
     api = _client()
     serialized = api.param_serialize(
         method, path, query_params=list((query or {}).items()), body=body,
-        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        header_params={"Content-Type": content_type, "Accept": "application/json",
+                       **(headers or {})},
         auth_settings=["BearerToken"],
     )  # fmt: skip
     try:
@@ -271,3 +274,10 @@ def post_event(
         "count": 1,
     }
     request("POST", Ref("v1", "Event", meta["namespace"]).path(), event)
+
+
+def bearer_token() -> str:
+    """The bearer token of the current kubeconfig user, if it has one (not certificates)."""
+    configuration = _client().configuration
+    value = str((configuration.api_key or {}).get("authorization") or "")
+    return value.removeprefix("Bearer ").strip()

@@ -33,6 +33,7 @@ from modelops_contracts.serving import (
     PREDICT_RESOURCE,
     PREDICT_SUBRESOURCE,
     PREDICT_VERB,
+    TOKEN_HEADER,
 )
 from modelops_runtime.errors import AuthUnavailable, Forbidden, ModelopsError, Unauthorized
 from modelops_runtime.kube import KubeClient, KubeConfig, KubeError
@@ -42,6 +43,7 @@ log = logging.getLogger("modelops.auth")
 
 Guard = Callable[[dict[str, str]], Awaitable[None]]
 _KEY_HEADER = API_KEY_HEADER.lower()
+_TOKEN_HEADER = TOKEN_HEADER.lower()
 
 
 def bearer(headers: Mapping[str, str]) -> str:
@@ -181,7 +183,7 @@ class KubernetesAuth:
         """TokenReviews posted so far (what the cache saves is visible in tests)."""
 
     async def check(self, headers: dict[str, str]) -> None:
-        token = bearer(headers)
+        token = bearer(headers) or headers.get(_TOKEN_HEADER, "").strip()
         if not token:
             raise Unauthorized(
                 "this model needs a Kubernetes bearer token: send 'Authorization: Bearer "

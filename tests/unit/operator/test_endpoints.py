@@ -16,7 +16,7 @@ from modelops_operator.meta import Owner
 SLICE = {
     "endpoints": [
         {"addresses": ["10.0.0.2"], "conditions": {"ready": True}, "nodeName": "n",
-         "targetRef": {"name": "p2"}},
+         "targetRef": {"kind": "Pod", "name": "p2", "namespace": "team"}},
         {"addresses": ["10.0.0.1"], "conditions": {"ready": False, "serving": False}},
     ]
 }  # fmt: skip
@@ -44,7 +44,13 @@ def test_the_endpoints_are_named_like_their_service_ready_ones_apart():
     assert manifest["subsets"] == [
         {
             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-            "addresses": [{"ip": "10.0.0.2", "nodeName": "n"}],
+            "addresses": [
+                {
+                    "ip": "10.0.0.2",
+                    "nodeName": "n",
+                    "targetRef": {"kind": "Pod", "name": "p2", "namespace": "team"},
+                }
+            ],
             "notReadyAddresses": [{"ip": "10.0.0.1"}],
         }
     ]
