@@ -75,6 +75,7 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
         yield from _local_operator(cluster, runtimes)
         return
     require_image_on_node(cluster, OPERATOR_IMAGE)
+    _wait_namespace_gone_if_terminating(cluster, OPERATOR_NAMESPACE)
     helm = helm_binary()
     # Two replicas: kopf peering lets one act (test_operator_installs.py checks it).
     operator = {"image": OPERATOR_IMAGE, "replicas": 2}
@@ -93,6 +94,22 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
           "--ignore-not-found"], cluster.kubeconfig)  # fmt: skip
     run_with_kubeconfig(["kubectl", "delete", "namespace", OPERATOR_NAMESPACE, "--ignore-not-found",
           "--wait=false"], cluster.kubeconfig)  # fmt: skip
+
+
+def _wait_namespace_gone_if_terminating(cluster: Cluster, name: str) -> None:
+    """A previous session's teardown may still be deleting the operator's namespace."""
+    from tests.e2e.kube import wait_for
+
+    def settled() -> bool:
+        try:
+            found = cluster.core.read_namespace(name)
+        except client.exceptions.ApiException as err:
+            if err.status == 404:
+                return True
+            raise
+        return found.status.phase != "Terminating"
+
+    wait_for(settled, timeout=180, what=f"namespace {name} to finish terminating")
 
 
 def _local_operator(cluster: Cluster, runtimes: dict[str, str]) -> Iterator[str]:

@@ -113,9 +113,8 @@ def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket,
     cluster.core.delete_namespaced_service(child, namespace)
     cluster.core.delete_namespaced_endpoints("iris", namespace)
     cluster.core.patch_namespaced_service(
-        "iris", namespace, {"spec": {"ports": [{"name": "http", "port": 81, "targetPort": "http",
-                                                "protocol": "TCP"}]}},
-    )  # fmt: skip
+        "iris", namespace, {"spec": {"ports": [{"port": 80, "targetPort": 9999}]}}
+    )
 
     def recreated() -> bool:
         try:
@@ -130,10 +129,10 @@ def test_a_deleted_or_edited_child_comes_back(cluster, namespace, s3, s3_bucket,
 
     wait_for(recreated, timeout=30, what="the Deployment, Service and endpoints to be recreated")
 
-    def port() -> int:
-        return int(cluster.core.read_namespaced_service("iris", namespace).spec.ports[0].port)
+    def target_port() -> object:
+        return cluster.core.read_namespaced_service("iris", namespace).spec.ports[0].target_port
 
-    wait_for(lambda: port() == 80, timeout=30, what="the Model's Service port back")
+    wait_for(lambda: target_port() == "http", timeout=30, what="the Model's Service port back")
     wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
     expected = iris.local_predict().tolist()
     wait_for(lambda: predict(namespace, "iris", iris.rows) == expected, timeout=60,
