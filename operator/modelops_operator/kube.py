@@ -237,11 +237,16 @@ def patch_status(ref: Ref, status: dict[str, Any]) -> None:
     request("PATCH", ref.path() + "/status", {"status": status}, "application/merge-patch+json")
 
 
-def delete(ref: Ref) -> bool:
+def delete(ref: Ref, resource_version: str = "") -> bool:
+    """Delete an object; False when it is gone already, or (given the version it was seen
+    at) when it changed since: someone else deleted it first, or it is being deleted."""
+    body: dict[str, Any] = {"propagationPolicy": "Background"}
+    if resource_version:
+        body["preconditions"] = {"resourceVersion": resource_version}
     try:
-        request("DELETE", ref.path(), {"propagationPolicy": "Background"})
+        request("DELETE", ref.path(), body)
     except KubeError as err:
-        if err.status == 404:
+        if err.status == 404 or (err.status == 409 and resource_version):
             return False
         raise
     return True

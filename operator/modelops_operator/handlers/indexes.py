@@ -74,6 +74,7 @@ def versions_of_models(*, namespace: str, name: str, body: kopf.Body, **_: Any) 
         eligible=not held,
         decision=_decision(body),
         active=is_true(conditions, ACTIVE),
+        resource_version=str(body.metadata.get("resourceVersion") or ""),
     )
     return {(namespace, str(body.spec.get("model"))): summary}
 

@@ -88,8 +88,10 @@ def reconcile_model(known: Known, settings: Settings) -> Outcome:
     _note_rollout(current.get("rollout"), rollout, outcome)
     keep_last = spec.retention.keep_last if spec.retention else None
     protected = {serving or "", *(t.version for t in spec.traffic)}
+    seen = {v.name: v.resource_version for v in versions}
     for name in expired(versions, keep_last, protected):
-        if kube.delete(kube.Ref(API_VERSION, MODEL_VERSION.kind, owner.namespace, name)):
+        ref = kube.Ref(API_VERSION, MODEL_VERSION.kind, owner.namespace, name)
+        if kube.delete(ref, seen.get(name, "")):
             outcome.note(
                 "VersionDeleted", f"deleted {name}: beyond retention.keepLast and serving nothing"
             )

@@ -34,6 +34,8 @@ class VersionSummary:
     """The promotion gate's decision on it, when it was trained behind one."""
     active: bool = False
     """A pod of it is ready now."""
+    resource_version: str = ""
+    """As last seen: a deletion made on it fails if someone changed it since."""
 
 
 def _newest_first(versions: list[VersionSummary]) -> list[VersionSummary]:
