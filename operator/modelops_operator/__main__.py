@@ -21,12 +21,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = SETTINGS.watch_client_timeout
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.dev")
+    prefix = SETTINGS.storage_prefix
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="modelops.dev", key="last-handled-configuration"
+        prefix=prefix, key="last-handled-configuration"
     )
     # kopf keeps a finalizer on objects with timers, to stop them before deletion.
-    settings.persistence.finalizer = "modelops.dev/finalizer"
+    settings.persistence.finalizer = SETTINGS.finalizer
     # Our Events are posted by the reconcilers; kopf's own only when a handler fails.
     settings.posting.reporting_component = "modelops"
     settings.posting.level = logging.WARNING

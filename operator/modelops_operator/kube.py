@@ -90,6 +90,8 @@ class Ref:
 
 
 _local = threading.local()
+_INSTANCE = os.environ.get("POD_ID") or os.environ.get("HOSTNAME", "")
+"""Which replica posts an Event (its pod's name)."""
 
 
 def _client() -> Any:
@@ -232,9 +234,12 @@ def suspend_job(ref: Ref) -> None:
     request("PATCH", ref.path(), {"spec": {"suspend": True}}, "application/merge-patch+json")
 
 
-def patch_status(ref: Ref, status: dict[str, Any]) -> None:
-    """Merge ``status`` into the object's status subresource (a None value removes a field)."""
-    request("PATCH", ref.path() + "/status", {"status": status}, "application/merge-patch+json")
+def patch_status(ref: Ref, status: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``status`` into the object's status subresource (a None value removes a
+    field); the object as it is after the write."""
+    return request(
+        "PATCH", ref.path() + "/status", {"status": status}, "application/merge-patch+json"
+    )
 
 
 def delete(ref: Ref, resource_version: str = "") -> bool:
@@ -274,6 +279,7 @@ def post_event(
         "message": message[:1024],
         "source": {"component": component},
         "reportingComponent": component,
+        "reportingInstance": _INSTANCE,
         "firstTimestamp": now,
         "lastTimestamp": now,
         "count": 1,

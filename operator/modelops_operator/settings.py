@@ -93,6 +93,20 @@ class Settings:
             ),
         )
 
+    @property
+    def storage_prefix(self) -> str:
+        """Where kopf keeps its marks on our objects (annotations, the finalizer). Each
+        instance has its own: kopf drops a finalizer that no handler of its needs, so two
+        installs sharing one would take turns adding and removing it on every object of
+        either. The default instance keeps the plain prefix its objects already carry."""
+        if self.instance == DEFAULT_INSTANCE:
+            return "modelops.dev"
+        return f"{self.instance}.instances.modelops.dev"
+
+    @property
+    def finalizer(self) -> str:
+        return f"{self.storage_prefix}/finalizer"
+
     def serves(self, namespace_instance: str | None) -> bool:
         """Does this install act in a namespace labelled with ``namespace_instance``?"""
         if namespace_instance:

@@ -46,17 +46,23 @@ def fresh(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` as an index holds it, with the status this process last wrote to it when
     the index has not seen that write yet. Reconciles run on a child's event and on the
     object's own; without this, the second would judge from the status before the
-    first's write, and post the same Event again."""
+    first's write, and post the same Event again.
+
+    Whether the index has seen the write is told by resourceVersion order: etcd's
+    revisions, which every API server hands out in increasing order (a version that is
+    not a number drops the remembered status at once)."""
     meta = body["metadata"]
     key = (str(body.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
     with _written_guard:
         found = _written.get(key)
         if found is None:
             return body
-        if found[0] != meta.get("resourceVersion"):  # the index has moved on: it knows
-            del _written[key]
+        written, status = found
+        seen = str(meta.get("resourceVersion") or "")
+        if not (seen.isdigit() and written.isdigit()) or int(seen) >= int(written):
+            del _written[key]  # the index has the write (or we cannot tell): trust it
             return body
-    return {**body, "status": found[1]}
+    return {**body, "status": status}
 
 
 def deliver(body: dict[str, Any], outcome: Outcome) -> None:
@@ -64,13 +70,11 @@ def deliver(body: dict[str, Any], outcome: Outcome) -> None:
     meta = body["metadata"]
     ref = kube.Ref(body["apiVersion"], body["kind"], meta["namespace"], meta["name"])
     if outcome.status:
-        kube.patch_status(ref, outcome.status)
-        merged = {k: v for k, v in {**(body.get("status") or {}), **outcome.status}.items()
-                  if v is not None}  # fmt: skip
+        after = kube.patch_status(ref, outcome.status)
         with _written_guard:
             _written[(ref.kind, ref.namespace, ref.name)] = (
-                str(meta.get("resourceVersion")),
-                merged,
+                str(after["metadata"].get("resourceVersion") or ""),
+                after.get("status") or {},
             )
     for type_, reason, message in outcome.events:
         try:

@@ -75,7 +75,7 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
         yield from _local_operator(cluster, runtimes)
         return
     require_image_on_node(cluster, OPERATOR_IMAGE)
-    _wait_namespace_gone_if_terminating(cluster, OPERATOR_NAMESPACE)
+    wait_namespace_gone_if_terminating(cluster, OPERATOR_NAMESPACE)
     helm = helm_binary()
     # Two replicas: kopf peering lets one act (test_operator_installs.py checks it).
     operator = {"image": OPERATOR_IMAGE, "replicas": 2}
@@ -96,7 +96,7 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
           "--wait=false"], cluster.kubeconfig)  # fmt: skip
 
 
-def _wait_namespace_gone_if_terminating(cluster: Cluster, name: str) -> None:
+def wait_namespace_gone_if_terminating(cluster: Cluster, name: str) -> None:
     """A previous session's teardown may still be deleting the operator's namespace."""
     from tests.e2e.kube import wait_for
 

@@ -20,7 +20,11 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import E2E_INSTANCE, INSTANCE_LABEL, REPO_ROOT
 from tests.e2e.kube import wait_for
-from tests.e2e.operator_fixtures import helm_binary, run_with_kubeconfig
+from tests.e2e.operator_fixtures import (
+    helm_binary,
+    run_with_kubeconfig,
+    wait_namespace_gone_if_terminating,
+)
 from tests.e2e.operator_support import (
     OPERATOR_IMAGE,
     OPERATOR_NAMESPACE,
@@ -49,17 +53,19 @@ def test_a_second_install_of_one_instance_is_refused(cluster, namespace):
 
 
 @pytest.fixture
-def other_install(cluster):
+def other_install(cluster, runtime_image):
     """A second install, instance ``other``, with a runtime image of its own, and a
     namespace labelled for it."""
     system, labelled = "modelops-e2e-other", f"e2e-other-{int(time.time())}"
     values = {"instance": OTHER, "operator": {"image": OPERATOR_IMAGE},
               "runtimes": {"dev": OTHER_RUNTIME}}  # fmt: skip
+    wait_namespace_gone_if_terminating(cluster, system)  # a run before this one's
     run_with_kubeconfig(
         [helm_binary(), "upgrade", "--install", "modelops-other", CHART, "--namespace", system,
          "--create-namespace", "--skip-crds", "--set-json", f"instance={json.dumps(OTHER)}",
          "--set-json", f"runtimes={json.dumps(values['runtimes'])}",
-         "--set", f"operator.image={OPERATOR_IMAGE}", "--wait", "--timeout", "180s"],
+         "--set", f"operator.image={OPERATOR_IMAGE}", "--set", f"activator.image={runtime_image}",
+         "--wait", "--timeout", "180s"],
         cluster.kubeconfig,
     )  # fmt: skip
     cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
@@ -124,9 +130,10 @@ def test_two_replicas_one_acts_and_a_deleted_one_hands_over(cluster, namespace, 
     events = events_of(cluster, namespace)
     created = [e for e in events if e[1] == "Created"]
     assert sorted(created) == sorted(
-        (n, "Created", f"created {kind} {n}-predictor")
-        for n in names for kind in ("Deployment", "Service")
-    ), "each child is created once, by one replica"  # fmt: skip
+        (n, "Created", f"created {kind} {n}-predictor{suffix}")
+        for n in names
+        for kind, suffix in (("Deployment", ""), ("Service", ""), ("Service", "-private"))
+    ), "each child is created once, by one replica"
     assert len(events) == len(set(events)), f"an Event was posted twice: {events}"
 
     active = active_peer(cluster)

@@ -5,7 +5,6 @@ gate refuses; a search that survives losing its operator."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -109,7 +108,9 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def trainer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny trainer as a wheel, built here with pip."""
+    """The tiny trainer as a wheel, built by the CLI's own builder (as ``train submit``)."""
+    from modelops_cli.packaging import build
+
     source = tmp_path_factory.mktemp("tinytrain")
     (source / "tinytrain").mkdir()
     (source / "tinytrain" / "__init__.py").write_text("")
@@ -124,10 +125,7 @@ def trainer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [tool.setuptools]
         packages = ["tinytrain"]
     '''))  # fmt: skip
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "-w", str(dist), str(source)], check=True)  # fmt: skip
-    return next(dist.glob("tinytrain-*.whl"))
+    return build(source, tmp_path_factory.mktemp("dist"))
 
 
 def local_trainer(wheel: Path) -> Any:

@@ -190,8 +190,7 @@ def _train(
         ) from err
     say(f"the trainer {finished.describe()} after {time.monotonic() - started:.1f}s")
     if finished.exit_code != 0:
-        last = [line for line in finished.tail.splitlines() if line.strip()][-1:]
-        said = f": {last[0].strip()}" if last else " without output"
+        said = f": {finished.last_error}" if finished.last_error else " without output"
         raise TrainingFailure(
             TRAINER_FAILED,
             f"the trainer {finished.describe()}{said}",

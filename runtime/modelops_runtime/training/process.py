@@ -28,6 +28,9 @@ class Finished:
     exit_code: int
     signal_name: str
     tail: str
+    last_error: str = ""
+    """The last non-blank line on stderr (where a traceback's verdict is), or else on
+    stdout: the two pipes race, so the tail's order alone cannot say which came last."""
 
     def describe(self) -> str:
         if self.signal_name:
@@ -41,12 +44,19 @@ class Tail:
 
     def __init__(self, lines: int = TAIL_LINES) -> None:
         self._lines: deque[str] = deque(maxlen=lines)
+        self._last: dict[bool, str] = {}
         self._lock = threading.Lock()
 
-    def add(self, line: bytes) -> None:
+    def add(self, line: bytes, is_error: bool = False) -> None:
         text = line.decode("utf-8", "replace").rstrip("\r\n")
         with self._lock:
             self._lines.append(text)
+            if text.strip():
+                self._last[is_error] = text.strip()
+
+    def last_error(self) -> str:
+        with self._lock:
+            return self._last.get(True) or self._last.get(False, "")
 
     def text(self, chars: int = TAIL_CHARS) -> str:
         with self._lock:
@@ -69,8 +79,8 @@ def run(
     assert child.stdout is not None
     assert child.stderr is not None
     pumps = [
-        threading.Thread(target=_pump, args=(child.stdout, sys.stdout, tail), daemon=True),
-        threading.Thread(target=_pump, args=(child.stderr, sys.stderr, tail), daemon=True),
+        threading.Thread(target=_pump, args=(child.stdout, sys.stdout, tail, False), daemon=True),
+        threading.Thread(target=_pump, args=(child.stderr, sys.stderr, tail, True), daemon=True),
     ]
     for pump in pumps:
         pump.start()
@@ -79,11 +89,11 @@ def run(
     for pump in pumps:
         pump.join()
     if code < 0:
-        return Finished(128 - code, signal.Signals(-code).name, tail.text())
-    return Finished(code, "", tail.text())
+        return Finished(128 - code, signal.Signals(-code).name, tail.text(), tail.last_error())
+    return Finished(code, "", tail.text(), tail.last_error())
 
 
-def _pump(source: IO[bytes], sink: Any, tail: Tail) -> None:
+def _pump(source: IO[bytes], sink: Any, tail: Tail, is_error: bool) -> None:
     """Copy ``source`` to ``sink`` chunk by chunk (a line without its end yet is shown at
     once), and feed whole lines to the tail."""
     out = getattr(sink, "buffer", None)
@@ -96,9 +106,9 @@ def _pump(source: IO[bytes], sink: Any, tail: Tail) -> None:
             sink.write(chunk.decode("utf-8", "replace"))
         *lines, partial = (partial + chunk).split(b"\n")
         for line in lines:
-            tail.add(line)
+            tail.add(line, is_error)
     if partial:
-        tail.add(partial)
+        tail.add(partial, is_error)
     source.close()
 
 

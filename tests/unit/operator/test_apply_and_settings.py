@@ -139,6 +139,11 @@ def test_each_install_serves_its_own_namespaces():
     assert not e2e.serves("")
     assert not e2e.serves("other")
     assert Settings.from_env({"MODELOPS_PEERING": ""}).peering == ""
+    # kopf's marks are each install's own: a finalizer one install needs is never
+    # dropped by another that does not.
+    assert default.finalizer == "modelops.dev/finalizer"
+    assert e2e.finalizer == "e2e.instances.modelops.dev/finalizer"
+    assert e2e.storage_prefix != default.storage_prefix
 
 
 def test_settings_defaults():

@@ -34,6 +34,16 @@ def test_output_is_streamed_and_the_tail_kept(capfd: pytest.CaptureFixture[str])
     assert err == "err: about to fail\n"
 
 
+def test_the_last_error_line_is_stderrs_even_when_stdout_is_flushed_after_it() -> None:
+    # A Python child's stdout into a pipe is block-buffered: its prints arrive at exit,
+    # after the traceback on stderr.
+    code = "import sys\nprint('step 29: loss 0.033')\nraise ValueError('no rows')"
+    finished = run([sys.executable, "-c", code], dict(os.environ))
+    assert finished.last_error == "ValueError: no rows"
+    quiet = run([sys.executable, "-c", "print('only out'); raise SystemExit(2)"], dict(os.environ))
+    assert quiet.last_error == "only out"
+
+
 def test_only_the_last_lines_are_kept() -> None:
     code = "for i in range(1000): print(f'line {i}')"
     finished = run([sys.executable, "-c", code], dict(os.environ), tail_lines=5)
