@@ -18,8 +18,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -98,18 +99,26 @@ def operator(cluster: Cluster, runtime_image: str, kube_env: None) -> Iterator[s
 
 def wait_namespace_gone_if_terminating(cluster: Cluster, name: str) -> None:
     """A previous session's teardown may still be deleting the operator's namespace."""
+    _wait_namespace(cluster, name, lambda found: found.status.phase != "Terminating")
+
+
+def wait_namespace_gone(cluster: Cluster, name: str) -> None:
+    _wait_namespace(cluster, name, lambda found: False)
+
+
+def _wait_namespace(cluster: Cluster, name: str, settled: Callable[[Any], bool]) -> None:
     from tests.e2e.kube import wait_for
 
-    def settled() -> bool:
+    def check() -> bool:
         try:
             found = cluster.core.read_namespace(name)
         except client.exceptions.ApiException as err:
             if err.status == 404:
                 return True
             raise
-        return found.status.phase != "Terminating"
+        return settled(found)
 
-    wait_for(settled, timeout=180, what=f"namespace {name} to finish terminating")
+    wait_for(check, timeout=180, what=f"namespace {name} to be settled")
 
 
 def _local_operator(cluster: Cluster, runtimes: dict[str, str]) -> Iterator[str]:

@@ -23,6 +23,7 @@ from tests.e2e.kube import wait_for
 from tests.e2e.operator_fixtures import (
     helm_binary,
     run_with_kubeconfig,
+    wait_namespace_gone,
     wait_namespace_gone_if_terminating,
 )
 from tests.e2e.operator_support import (
@@ -73,6 +74,8 @@ def other_install(cluster, runtime_image):
     yield labelled
     with contextlib.suppress(ApiException):
         cluster.core.delete_namespace(labelled)
+    # Its objects carry the other install's finalizer: it must still run to release them.
+    wait_namespace_gone(cluster, labelled)
     run_with_kubeconfig([helm_binary(), "uninstall", "modelops-other", "--namespace", system,
                          "--wait", "--ignore-not-found"], cluster.kubeconfig)  # fmt: skip
     run_with_kubeconfig(["kubectl", "delete", "namespace", system, "--ignore-not-found",

@@ -226,6 +226,7 @@ def test_each_way_a_run_fails_is_named_and_makes_no_version(
     create(cluster, namespace, model_manifest("tiny"))
     spec = {k: (v.format(bucket=s3_bucket) if isinstance(v, str) else v) for k, v in spec.items()}
     name = f"tiny-{case}"
+    package = spec.pop("package", package)
     submit(cluster, namespace, training_job(name, package, s3_bucket, **spec))
     failed = wait_condition(cluster, namespace, "trainingjobs", name, "Succeeded", "False",
                             reason=reason, timeout=RUN_TIMEOUT)  # fmt: skip

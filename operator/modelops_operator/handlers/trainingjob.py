@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import kopf
@@ -10,6 +11,7 @@ from modelops_operator import names
 from modelops_operator.api import TRAINING_JOB
 from modelops_operator.handlers.indexes import (
     KNOWN,
+    MODELS,
     OF_A_TRAINING_JOB,
     SETTINGS,
     TRAINING_JOBS,
@@ -55,3 +57,17 @@ def training_job(*, namespace: str, name: str, **_: Any) -> None:
 def training_run_changed(*, namespace: str, labels: kopf.Labels, **_: Any) -> None:
     owner = labels[names.TRAINING_JOB_LABEL]
     retried(lambda: sync_training(namespace, owner), in_place=True)
+
+
+@kopf.on.event(*MODELS, when=ours)
+def model_changed(*, namespace: str, name: str, **_: Any) -> None:
+    """A run is compared with the Model's serving version: when that changes, the jobs
+    that train the Model follow (a schedule's template names the version to beat)."""
+    jobs = [
+        job
+        for (found_namespace, job), bodies in list(KNOWN.indexes.training_jobs.items())
+        if found_namespace == namespace
+        and any(body["spec"].get("model") == name for body in bodies)
+    ]
+    for job in jobs:
+        retried(partial(sync_training, namespace, job), in_place=True)

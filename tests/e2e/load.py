@@ -1,0 +1,116 @@
+"""Steady load on a Service of the test's own cluster, the way an in-cluster client sends
+it: to the Service's address, with the Host its DNS name gives, one new connection per
+request and no retry, so that every failure counts."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+
+from tests.e2e.conftest import Cluster
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # 0: no HTTP answer at all
+    version: str  # model_version of a V2 answer
+    headers: dict[str, str]
+    body: str
+    sent: float  # time.monotonic() when it was sent
+
+
+def address(cluster: Cluster, namespace: str, service: str) -> str:
+    found = cluster.core.read_namespaced_service(service, namespace)
+    return str(found.spec.cluster_ip)
+
+
+def infer_body(rows: list[list[float]]) -> bytes:
+    tensor = {"name": "input-0", "datatype": "FP64", "shape": [len(rows), len(rows[0])],
+              "data": [x for row in rows for x in row]}  # fmt: skip
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def send(
+    ip: str, host: str, model: str, rows: list[list[float]],
+    headers: dict[str, str] | None = None, timeout: float = 90.0,
+) -> Answer:  # fmt: skip
+    """One V2 infer request; a connection or protocol failure is an Answer with status 0."""
+    sent = time.monotonic()
+    conn = http.client.HTTPConnection(ip, 80, timeout=timeout)
+    try:
+        sent_headers = {"Host": host, "Content-Type": "application/json", **(headers or {})}
+        conn.request("POST", f"/v2/models/{model}/infer", infer_body(rows), sent_headers)
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        version = ""
+        if response.status == 200:
+            version = str(json.loads(body).get("model_version", ""))
+        return Answer(response.status, version, dict(response.getheaders()), body, sent)
+    except (OSError, http.client.HTTPException) as err:
+        return Answer(0, "", {}, f"{type(err).__name__}: {err}", sent)
+    finally:
+        conn.close()
+
+
+@dataclass
+class Load:
+    """``concurrency`` clients sending one request after another until stopped."""
+
+    ip: str
+    host: str
+    model: str
+    rows: list[list[float]]
+    concurrency: int = 8
+    headers: dict[str, str] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> Load:
+        for _ in range(self.concurrency):
+            thread = threading.Thread(target=self._client, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+
+    def _client(self) -> None:
+        while not self._stop.is_set():
+            answer = send(self.ip, self.host, self.model, self.rows, self.headers)
+            with self._lock:
+                self.answers.append(answer)
+
+    def since(self, moment: float) -> list[Answer]:
+        with self._lock:
+            return [a for a in self.answers if a.sent >= moment]
+
+    def failures(self) -> list[Answer]:
+        with self._lock:
+            return [a for a in self.answers if a.status != 200]
+
+    def versions(self) -> Counter[str]:
+        with self._lock:
+            return Counter(a.version for a in self.answers)
+
+
+def service_host(service: str, namespace: str) -> str:
+    return f"{service}.{namespace}.svc.cluster.local"
+
+
+def pods_of(cluster: Cluster, namespace: str, version: str) -> list[client.V1Pod]:
+    found = cluster.core.list_namespaced_pod(
+        namespace, label_selector=f"modelops.dev/version={version}"
+    )
+    return [p for p in found.items if not p.metadata.deletion_timestamp]
