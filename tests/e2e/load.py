@@ -27,8 +27,25 @@ class Answer:
 
 
 def address(cluster: Cluster, namespace: str, service: str) -> str:
-    found = cluster.core.read_namespaced_service(service, namespace)
-    return str(found.spec.cluster_ip)
+    """The Service's cluster IP, once the Service and its endpoints exist."""
+    from kubernetes.client.exceptions import ApiException
+
+    from tests.e2e.kube import wait_for
+
+    def found() -> str | None:
+        try:
+            ip = cluster.core.read_namespaced_service(service, namespace).spec.cluster_ip
+            slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(
+                namespace, label_selector=f"kubernetes.io/service-name={service}"
+            )
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        addresses = [a for s in slices.items for e in s.endpoints or [] for a in e.addresses]
+        return str(ip) if addresses else None
+
+    return wait_for(found, timeout=60, what=f"Service {service} with endpoints")
 
 
 def infer_body(rows: list[list[float]]) -> bytes:

@@ -97,6 +97,9 @@ class State:
     """(time, pods recommended) within the scale-down delay."""
     panic_until: float = 0.0
     last_request: float = 0.0
+    ready_since: float = 0.0
+    """When the version last went from no ready pod to one (0: none ready): a version
+    that has just come up is kept for a whole idle timeout before it may sleep."""
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,11 @@ def decide(policy: Policy, state: State, seen: Observation, current: int) -> Dec
     samples = (*[(t, v) for t, v in state.samples if t >= now - policy.stable_window],
                (now, seen.in_flight))  # fmt: skip
     last_request = max(state.last_request, seen.last_request)
+    ready_since = (state.ready_since or now) if seen.ready_pods > 0 else 0.0
     stable = _mean(samples, now - policy.stable_window)
     short = _mean(samples, now - policy.panic_window)
     if policy.fixed:
-        kept = replace(state, samples=samples, last_request=last_request)
+        kept = replace(state, samples=samples, last_request=last_request, ready_since=ready_since)
         return Decision(policy.min_replicas, kept, stable, False, "fixed size")
 
     wanted_stable = math.ceil(stable / policy.per_pod - 1e-9)
@@ -143,7 +147,7 @@ def decide(policy: Policy, state: State, seen: Observation, current: int) -> Dec
 
     woken = now - seen.wake_requested < WAKE_HOLD
     if policy.min_replicas == 0:
-        idle_for = now - max(last_request, seen.wake_requested, state.started)
+        idle_for = now - max(last_request, seen.wake_requested, state.started, ready_since)
         if seen.in_flight > 0 or woken:
             wanted = max(wanted, 1)
             why = "woken by a request" if current == 0 else why
@@ -154,5 +158,5 @@ def decide(policy: Policy, state: State, seen: Observation, current: int) -> Dec
         else:
             wanted = max(wanted, 1)
     wanted = min(max(wanted, policy.min_replicas), policy.max_replicas)
-    kept = State(state.started, samples, recommendations, panic_until, last_request)
+    kept = State(state.started, samples, recommendations, panic_until, last_request, ready_since)
     return Decision(wanted, kept, stable, panicking, why)

@@ -71,18 +71,21 @@ def reconcile_model(known: Known, settings: Settings) -> Outcome:
     routes = route_shares(spec, serving, active, rolled_back, step) if serving else []
     url = None
     service = Observation.unknown(SERVICE_READY, "NoServingVersion", "no version to route to")
-    if routes:
-        try:
-            apply_child(model_service(owner, routes), known.service, outcome)
-            _apply_endpoints(known, owner, routes, settings, outcome)
+    try:
+        # Made before any version is Ready, so that the URL answers from the start: with
+        # no route the activator says so (a 503 naming the Service), never a refused
+        # connection.
+        apply_child(model_service(owner, routes), known.service, outcome)
+        _apply_endpoints(known, owner, routes, settings, outcome)
+        if routes:
             url = names.predict_url(
                 names.model_service(owner.name), owner.namespace, owner.name,
                 settings.cluster_domain,
             )  # fmt: skip
             shares = ", ".join(f"{r.version} {r.percent}%" for r in routes)
             service = Observation.true(SERVICE_READY, "Applied", f"routes to {shares}")
-        except Blocked as err:
-            service = Observation.false(SERVICE_READY, err.reason, err.message)
+    except Blocked as err:
+        service = Observation.false(SERVICE_READY, err.reason, err.message)
     if serving and serving != current.get("servingVersion"):
         outcome.note("ServingVersionChanged", f"{serving} now serves {owner.name}")
     _note_rollout(current.get("rollout"), rollout, outcome)
@@ -130,7 +133,7 @@ def _apply_endpoints(
 ) -> None:
     """The Model's endpoints: the one version's pods when it takes everything and has a
     ready pod, else the activator."""
-    target = routes[0].version
+    target = routes[0].version if routes else ""
     pods = endpoints_of(list(known.private_slices.get(target, [])))
     if mode(routes, bool(ready(pods))) == SERVE:
         chosen, port = pods, names.HTTP_PORT

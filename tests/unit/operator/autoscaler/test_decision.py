@@ -92,6 +92,19 @@ def test_an_idle_version_goes_to_zero_after_the_timeout():
     assert went.reason.startswith("idle for 6")
 
 
+def test_a_version_that_has_just_come_up_is_kept_a_whole_idle_timeout():
+    """Its first pod took 50 s to be ready (a slow pull): the idle timer starts then, so
+    the callers who waited for the deploy find it warm."""
+    starting = [(t, 0, 0.0) for t in range(0, 50, 10)]
+    up = [(t, 1, 0.0) for t in range(50, 160, 2)]
+    decisions = run(SCALE_TO_ZERO, starting + up, current=1, started=T0)
+    replicas = [d.replicas for d in decisions]
+    assert replicas[: len(starting) + 25] == [1] * (len(starting) + 25)  # up to 100 s: kept
+    assert replicas[-1] == 0
+    went = next(d for d in decisions if d.replicas == 0)
+    assert went.reason.startswith("idle for 6")
+
+
 def test_a_wake_request_brings_a_sleeping_version_to_one_and_holds_it():
     asleep = run(SCALE_TO_ZERO, [(0, 0, 0.0)], current=0)
     assert asleep[-1].replicas == 0
