@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,18 +52,10 @@ def wrk_version(wrk: str) -> str:
     return (out.stdout or out.stderr).split("[")[0].strip()
 
 
-def run(
-    wrk: str,
-    url: str,
-    body_file: Path,
-    connections: int,
-    seconds: float,
-    extra: tuple[str, ...] = (),
-    cpu: str = LOADGEN_CPU,
-) -> CellResult:
-    """One closed-loop run of ``seconds`` with ``connections`` keep-alive connections
-    (``extra``: more wrk arguments, such as ``-H`` headers; ``cpu``: where wrk runs)."""
-    argv = [
+def command(
+    wrk: str, url: str, connections: int, seconds: float, extra: tuple[str, ...], cpu: str
+) -> list[str]:
+    return [
         "taskset",
         "-c",
         cpu,
@@ -77,15 +70,15 @@ def run(
         *extra,
         url,
     ]
-    out = subprocess.run(
-        argv,
-        env={"BENCH_BODY": str(body_file), "PATH": "/usr/bin:/bin:/usr/local/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=seconds + 30,
-    )
-    for line in out.stdout.splitlines():
+
+
+def environment(body_file: Path) -> dict[str, str]:
+    return {"BENCH_BODY": str(body_file), "PATH": "/usr/bin:/bin:/usr/local/bin"}
+
+
+def parse(stdout: str) -> CellResult | None:
+    """The result line post.lua prints, if wrk got that far."""
+    for line in stdout.splitlines():
         if line.startswith(MARKER):
             doc = json.loads(line[len(MARKER) :])
             return CellResult(
@@ -97,4 +90,61 @@ def run(
                 max_ms=doc["max_us"] / 1000,
                 errors=int(doc["errors"]),
             )
-    raise RuntimeError(f"wrk gave no result (exit {out.returncode}): {out.stdout}{out.stderr}")
+    return None
+
+
+def run(
+    wrk: str,
+    url: str,
+    body_file: Path,
+    connections: int,
+    seconds: float,
+    extra: tuple[str, ...] = (),
+    cpu: str = LOADGEN_CPU,
+) -> CellResult:
+    """One closed-loop run of ``seconds`` with ``connections`` keep-alive connections
+    (``extra``: more wrk arguments, such as ``-H`` headers; ``cpu``: where wrk runs)."""
+    out = subprocess.run(
+        command(wrk, url, connections, seconds, extra, cpu),
+        env=environment(body_file),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=seconds + 30,
+    )
+    result = parse(out.stdout)
+    if result is None:
+        raise RuntimeError(f"wrk gave no result (exit {out.returncode}): {out.stdout}{out.stderr}")
+    return result
+
+
+def start(
+    wrk: str,
+    url: str,
+    body_file: Path,
+    connections: int,
+    longest: float,
+    extra: tuple[str, ...] = (),
+    cpu: str = LOADGEN_CPU,
+) -> subprocess.Popen[str]:
+    """A run in the background for at most ``longest`` seconds; ``stop`` ends it sooner."""
+    return subprocess.Popen(
+        command(wrk, url, connections, longest, extra, cpu),
+        env=environment(body_file),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> CellResult | None:
+    """End a background run (wrk stops on SIGINT and still prints its result)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        out, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate(timeout=10)
+    return parse(out)

@@ -212,7 +212,11 @@ def active_observation(observed: Observed) -> Observation:
     if ready:
         return Observation.true(ACTIVE, "Serving", f"{ready}/{observed.wanted} pods ready")
     if observed.wanted == 0:
-        return Observation.false(ACTIVE, "ScaledToZero", "no pod runs: minReplicas is 0")
+        # A normal, servable state (Info), not a failure: the next request wakes it.
+        return Observation.false(
+            ACTIVE, "ScaledToZero", "no pod runs (minReplicas 0): the next request wakes it",
+            severity="Info",
+        )  # fmt: skip
     return Observation.unknown(ACTIVE, "Activating", "waiting for a predictor pod to be ready")
 
 

@@ -230,6 +230,7 @@ def test_a_version_scaled_to_zero_stays_ready_and_keeps_what_it_recorded():
         "False",
         "ScaledToZero",
     )
+    assert of(idle, "Active")["severity"] == "Info"  # a normal state, not a warning
     assert idle["phase"] == "ScaledToZero"
     assert idle["sha256"] == VERIFIED["sha256"]
     assert idle["metrics"] == {"auc": 0.9}

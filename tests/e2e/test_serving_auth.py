@@ -1,0 +1,126 @@
+"""Auth on predict, on the real cluster, by every path a request can take: the Model's
+URL and a version's URL (straight to the pods) and through the activator."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from kubernetes import client
+
+from modelops_contracts.serving import API_KEY_HEADER, TARGET_HEADER
+from tests.e2e.conftest import Cluster
+from tests.e2e.kube import wait_for
+from tests.e2e.load import address, send, service_host
+from tests.e2e.operator_support import (
+    OPERATOR_NAMESPACE,
+    create,
+    model_manifest,
+    upload,
+    version_manifest,
+    wait_condition,
+)
+
+pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
+ACTIVATOR = "modelops-activator"
+
+
+def paths(cluster: Cluster, namespace: str) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """name → (address, Host, extra headers) of each way to the Model's predictor."""
+    version = "iris-v1-predictor"
+    return {
+        "model URL": (address(cluster, namespace, "iris"), service_host("iris", namespace), {}),
+        "version URL": (
+            address(cluster, namespace, version),
+            service_host(version, namespace),
+            {},
+        ),
+        "activator": (
+            address(cluster, OPERATOR_NAMESPACE, ACTIVATOR),
+            service_host(ACTIVATOR, OPERATOR_NAMESPACE),
+            {TARGET_HEADER: f"{namespace}/iris"},
+        ),
+    }
+
+
+def serve_with_auth(cluster, namespace, s3, bucket, iris, auth: dict) -> None:
+    uri, sha = upload(s3, bucket, "iris/v1", iris)
+    create(cluster, namespace, model_manifest("iris", auth=auth))
+    create(cluster, namespace, version_manifest("iris-v1", "iris", uri, sha))
+    wait_condition(cluster, namespace, "models", "iris", "Ready", "True")
+
+
+def statuses(cluster, namespace, iris, headers: dict[str, str]) -> dict[str, int]:
+    return {
+        name: send(ip, host, "iris", iris.rows[:1], {**extra, **headers}).status
+        for name, (ip, host, extra) in paths(cluster, namespace).items()
+    }
+
+
+def test_api_keys_are_checked_on_every_path_and_rotate(cluster, namespace, s3, s3_bucket, iris):
+    keys = client.V1Secret(metadata=client.V1ObjectMeta(name="iris-keys"),
+                           string_data={"first": "key-one"})  # fmt: skip
+    cluster.core.create_namespaced_secret(namespace, keys)
+    serve_with_auth(cluster, namespace, s3, s3_bucket, iris,
+                    {"mode": "apiKey", "secretName": "iris-keys"})  # fmt: skip
+    every = {"model URL", "version URL", "activator"}
+    assert statuses(cluster, namespace, iris, {API_KEY_HEADER: "key-one"}) == dict.fromkeys(
+        every, 200
+    )
+    bearer = {"Authorization": "Bearer key-one"}
+    assert statuses(cluster, namespace, iris, bearer) == dict.fromkeys(every, 200)
+    assert statuses(cluster, namespace, iris, {API_KEY_HEADER: "nope"}) == dict.fromkeys(every, 401)
+    assert statuses(cluster, namespace, iris, {}) == dict.fromkeys(every, 401)
+
+    # Rotation: the new key in, the old one out, with no pod restarted.
+    pods = {p.metadata.name for p in cluster.core.list_namespaced_pod(namespace).items}
+    rotated = {"second": base64.b64encode(b"key-two").decode()}
+    cluster.core.replace_namespaced_secret(
+        "iris-keys", namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="iris-keys"), data=rotated),
+    )  # fmt: skip
+    new_key = {API_KEY_HEADER: "key-two"}
+    wait_for(lambda: statuses(cluster, namespace, iris, new_key) == dict.fromkeys(every, 200),
+             timeout=180, what="the new key to be accepted")  # fmt: skip
+    assert statuses(cluster, namespace, iris, {API_KEY_HEADER: "key-one"}) == dict.fromkeys(
+        every, 401
+    )
+    assert {p.metadata.name for p in cluster.core.list_namespaced_pod(namespace).items} == pods
+
+
+def token_of(cluster: Cluster, namespace: str, account: str) -> str:
+    cluster.core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=account))
+    )
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+    made = cluster.core.create_namespaced_service_account_token(account, namespace, request)
+    return str(made.status.token)
+
+
+def test_kubernetes_tokens_are_judged_by_rbac_on_every_path(
+    cluster, namespace, s3, s3_bucket, iris
+):
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="predict-iris"),
+        rules=[client.V1PolicyRule(api_groups=["modelops.dev"], resources=["models/predict"],
+                                   verbs=["create"], resource_names=["iris"])],
+    ))  # fmt: skip
+    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="caller-predicts-iris"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
+                                  name="predict-iris"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="caller",
+                                       namespace=namespace)],
+    ))  # fmt: skip
+    caller, stranger = token_of(cluster, namespace, "caller"), token_of(cluster, namespace, "x")
+    serve_with_auth(cluster, namespace, s3, s3_bucket, iris, {"mode": "kubernetes"})
+    every = {"model URL", "version URL", "activator"}
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    assert statuses(cluster, namespace, iris, bearer(caller)) == dict.fromkeys(every, 200)
+    assert statuses(cluster, namespace, iris, bearer(stranger)) == dict.fromkeys(every, 403)
+    assert statuses(cluster, namespace, iris, bearer("not-a-token")) == dict.fromkeys(every, 401)
+    assert statuses(cluster, namespace, iris, {}) == dict.fromkeys(every, 401)
