@@ -19,8 +19,10 @@ a bucket of the same name for the models trained here. Both go at the end, also 
 3. **scale**: a version at ``minReplicas: 1, maxReplicas: 4, targetConcurrency: 4`` under
    wrk at concurrency 16 until 4 pods are ready, then no load until it is back at 1 pod.
 
-Every wait is bounded; ``--write-docs`` puts the report into docs/benchmarks.md's
-``## Serving on the cluster`` section.
+Every wait is bounded (``--budget``, and a bound of its own each). A whole run takes about
+40 minutes, most of it the cold part (a woken version keeps its pod for 30 s before it may
+go back to zero); ``--quick`` is a smoke run of a few minutes. ``--write-docs`` puts the
+report into docs/benchmarks.md's ``## Serving on the cluster`` section.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import loadgen
 import servers
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
-from predictor import code_version, machine, write_docs
+from predictor import machine, write_docs
 from workloads import Workload, train_pipeline, train_xgboost
 
 from modelops_contracts.serving import ACTIVATION_ANNOTATION, WOKE_HEADER
@@ -115,11 +117,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--budget",
         type=float,
-        default=60.0,
-        help="minutes after which every wait gives up (default 60)",
+        default=90.0,
+        help="minutes after which every wait gives up (default 90)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="2 rounds of 2 s and 2 wakes: a smoke run"
+    )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: render a saved run's results.json (with --write-docs, into docs)",
     )
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -140,13 +148,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make(target: str) -> str:
-    done = subprocess.run(
-        ["make", "-s", "--no-print-directory", "-C", str(servers.REPO), target],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    done = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(servers.REPO), target],
+                          capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     return done.stdout.strip()
 
 
@@ -212,6 +215,14 @@ class Bench:
             GROUP, API_VERSION, self.namespace, plural, name
         )
         return found
+
+    def create(self, kind: str, name: str, spec: dict[str, Any]) -> None:
+        plural = {"Model": "models", "ModelVersion": "modelversions"}[kind]
+        manifest = {"apiVersion": f"{GROUP}/{API_VERSION}", "kind": kind,
+                    "metadata": {"name": name}, "spec": spec}  # fmt: skip
+        self.custom.create_namespaced_custom_object(
+            GROUP, API_VERSION, self.namespace, plural, manifest
+        )
 
     def pods(self, version: str, terminating: bool = True) -> list[Any]:
         found = self.core.list_namespaced_pod(
@@ -344,51 +355,27 @@ def deploy(bench: Bench, workload: Workload, model: str, predictor: dict[str, An
         metadata = write_metadata(Path(tmp), framework)
         bench.s3.upload_file(str(metadata), bench.namespace, f"{prefix}/metadata.json")
     version = f"{model}-v1"
-    artifact = {
-        "uri": f"s3://{bench.namespace}/{prefix}/",
-        "sha256": sha256_of(workload.ours_artifact),
-    }
-    for plural, kind, name, spec in (
-        ("models", "Model", model, {}),
-        (
-            "modelversions",
-            "ModelVersion",
-            version,
-            {"model": model, "artifact": artifact, "predictor": predictor},
-        ),
-    ):
-        bench.custom.create_namespaced_custom_object(
-            GROUP,
-            API_VERSION,
-            bench.namespace,
-            plural,
-            {
-                "apiVersion": f"{GROUP}/{API_VERSION}",
-                "kind": kind,
-                "metadata": {"name": name},
-                "spec": spec,
-            },
-        )
-    bench.wait(
-        lambda: condition(bench.get("modelversions", version), "Ready").get("status") == "True",
-        READY_TIMEOUT,
-        f"{version} Ready",
-        every=1.0,
-    )
-    bench.wait(
-        lambda: bench.get("models", model).get("status", {}).get("servingVersion") == version,
-        60,
-        f"Model {model} serving {version}",
-        every=0.5,
-    )
+    sha256 = sha256_of(workload.ours_artifact)
+    artifact = {"uri": f"s3://{bench.namespace}/{prefix}/", "sha256": sha256}
+    bench.create("Model", model, {})
+    bench.create("ModelVersion", version,
+                 {"model": model, "artifact": artifact, "predictor": predictor})  # fmt: skip
+
+    def ready() -> bool:
+        return condition(bench.get("modelversions", version), "Ready").get("status") == "True"
+
+    def serving() -> bool:
+        status = bench.get("models", model).get("status") or {}
+        return bool(status.get("servingVersion") == version)
+
+    bench.wait(ready, READY_TIMEOUT, f"{version} Ready", every=1.0)
+    bench.wait(serving, 60, f"Model {model} serving {version}", every=0.5)
     return Target(
-        model=model,
-        version=version,
-        framework=framework,
+        model, version, framework,
         host=f"{names.model_service(model)}.{bench.namespace}.svc.cluster.local",
         body=json.dumps({"instances": workload.batch(1).tolist()}).encode(),
         expected=workload.expected(1).tolist(),
-    )
+    )  # fmt: skip
 
 
 def undeploy(bench: Bench, target: Target) -> None:
@@ -399,9 +386,7 @@ def undeploy(bench: Bench, target: Target) -> None:
             bench.custom.delete_namespaced_custom_object(
                 GROUP, API_VERSION, bench.namespace, plural, name
             )
-    bench.wait(
-        lambda: not bench.pods(target.version), 120, f"the pods of {target.version} to go", 1.0
-    )
+    bench.wait(lambda: not bench.pods(target.version), 120, f"{target.version}'s pods gone", 1.0)
 
 
 @dataclass(frozen=True)
@@ -435,7 +420,7 @@ def send(ip: str, port: int, target: Target) -> Answer:
         conn.close()
 
 
-def answering(bench: Bench, ip: str, port: int, target: Target) -> float:
+def answering(ip: str, port: int, target: Target) -> float:
     """Wait (bounded) for a 200 from an address: kube-proxy follows a Service's Endpoints
     a moment after the API server has them. How long it took."""
     start, first = time.monotonic(), None
@@ -468,7 +453,7 @@ def direct_part(
         "service": (bench.service_ip(service), names.SERVICE_PORT),
         "pod": (pod_ip, names.HTTP_PORT),
     }
-    routed = {path: answering(bench, ip, port, target) for path, (ip, port) in paths.items()}
+    routed = {path: answering(ip, port, target) for path, (ip, port) in paths.items()}
     body = bench.folder / "direct-body.json"
     body.write_bytes(target.body)
     host = ("-H", f"Host: {target.host}")
@@ -744,7 +729,7 @@ def scale_part(
     pod = bench.wait(lambda: next(iter(bench.ready_pods(target.version)), None), 120, "a ready pod")
     bench.wait(lambda: bench.endpoints(service) == [pod.status.pod_ip], 60, f"{service} → the pod")
     ip = bench.service_ip(service)
-    answering(bench, ip, names.SERVICE_PORT, target)
+    answering(ip, names.SERVICE_PORT, target)
     body = bench.folder / "scale-body.json"
     body.write_bytes(target.body)
     url = f"http://{ip}:{names.SERVICE_PORT}{target.path}"
@@ -825,6 +810,10 @@ def direct_report(found: dict[str, Any], verdicts: Verdicts) -> list[str]:
                          s["errors"] + p["errors"]))  # fmt: skip
     ratio, extra = statistics.median(ratios), statistics.median(added)
     lines.append(row("median", "", "", f"**{ratio:.3f}**", "", "", f"**{extra:+.2f}**", ""))
+    late = found["first_200_s"]["service"]
+    if late > 0.5:
+        lines += ["", f"The Service answered its first 200 {late:.1f} s after its Endpoints "
+                  "listed the pod (kube-proxy had no route to it until then)."]  # fmt: skip
     if not found["serve_mode_throughout"] or found["restarts"]:
         lines += ["", "The Service did not stay on the pod throughout (serve mode: "
                   f"{found['serve_mode_throughout']}), or the pod restarted "
@@ -894,7 +883,7 @@ def cold_report(found: dict[str, Any], verdicts: Verdicts) -> list[str]:
     return lines
 
 
-def scale_report(found: dict[str, Any], verdicts: Verdicts, args: argparse.Namespace) -> list[str]:
+def scale_report(found: dict[str, Any], verdicts: Verdicts, timeout: float) -> list[str]:
     load = found["load"] or {}
     rps = load["requests"] / load["seconds"] if load.get("seconds") else 0.0
     lines = [
@@ -911,28 +900,31 @@ def scale_report(found: dict[str, Any], verdicts: Verdicts, args: argparse.Names
             seconds(found["desired_1_s"]), seconds(found["one_pod_s"]), f"{rps:,.0f}",
             load.get("errors", "-")),
     ]  # fmt: skip
-    verdicts.add(f"4 pods ready under load (within {args.scale_timeout:g} s)",
+    verdicts.add(f"4 pods ready under load (within {timeout:g} s)",
                  found["ready_4_s"] is not None, f"{seconds(found['ready_4_s'])} s")  # fmt: skip
-    verdicts.add(f"back to 1 pod after the load (within {args.scale_timeout:g} s)",
+    verdicts.add(f"back to 1 pod after the load (within {timeout:g} s)",
                  found["one_pod_s"] is not None, f"{seconds(found['one_pod_s'])} s")  # fmt: skip
     return lines
 
 
-def report(results: dict[str, Any], args: argparse.Namespace) -> str:
-    info = machine()
+def report(results: dict[str, Any]) -> str:
+    info, method = results["machine"], results["method"]
     images = "; ".join(f"{name} image {ids}" for name, ids in results["images"].items())
     lines = [
         f"{info['cpu']}, {info['cores']} cores, {info['memory']}, Python {info['python']}, "
-        f"{info['date']}, commit {code_version()}; {images}. The local cluster (this machine is "
+        f"{info['date']}, commit {info['commit']}; {images}. The local cluster (this machine is "
         f"its node) and the chart's default install; wrk and the other clients run on the host "
-        f"(CPUs {args.wrk_cpu}) and send to the cluster's own addresses. The Service hop: "
-        f"one-row predictions of a scikit-learn pipeline, concurrency {args.concurrency}, "
-        f"{args.rounds} interleaved rounds of {args.duration:g} s per path (after "
-        f"{args.warmup:g} s of warm-up).",
+        f"(CPUs {method['wrk_cpu']}) and send to the cluster's own addresses.",
         "",
     ]
+    if "direct" in method["parts"]:
+        lines[0] += (
+            f" The Service hop: one-row predictions of a scikit-learn pipeline, concurrency "
+            f"{method['concurrency']}, {method['rounds']} interleaved rounds of "
+            f"{method['duration']:g} s per path (after {method['warmup']:g} s of warm-up)."
+        )
     verdicts = Verdicts()
-    for part in args.parts:
+    for part in method["parts"]:
         found = results.get(part)
         if found is None:
             continue
@@ -945,7 +937,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         elif part == "cold":
             lines += cold_report(found, verdicts)
         else:
-            lines += scale_report(found, verdicts, args)
+            lines += scale_report(found, verdicts, method["scale_timeout"])
         lines.append("")
     return "\n".join([*lines, "### Targets", "", *verdicts.markdown()]) + "\n"
 
@@ -953,9 +945,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up still runs
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the parts in a namespace and bucket of their own, deleted at the end."""
     wrk = loadgen.ensure_wrk()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = RESULTS / f"serving-{stamp}"
@@ -963,11 +954,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results in {folder}", flush=True)
     deadline = time.monotonic() + args.budget * 60
     bench = Bench(api_client(), s3_client(), f"bench-serving-{stamp}", folder, deadline)
-    results: dict[str, Any] = {"images": check_install(bench)}
+    kept = ("parts", "rounds", "duration", "warmup", "concurrency", "wakes", "burst",
+            "scale_timeout", "wrk_cpu")  # fmt: skip
+    method = {k: getattr(args, k) for k in kept}
+    results: dict[str, Any] = {"machine": machine(), "method": method,
+                               "images": check_install(bench)}  # fmt: skip
     pipeline = train_pipeline(folder / "models/pipeline")
     xgb = train_xgboost(folder / "models/xgb")
     print(f"namespace and bucket {bench.namespace}", flush=True)
-    failed = False
     try:
         make_namespace(bench)
         for part in args.parts:
@@ -979,24 +973,31 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     results[part] = scale_part(args, bench, wrk, pipeline)
             except (TimeoutError, ApiException) as err:
-                failed = True
                 results[part] = {"error": f"{type(err).__name__}: {err}".splitlines()[0]}
                 print(f"{part} stopped: {results[part]['error']}", flush=True)
     finally:
         (folder / "results.json").write_text(json.dumps(results, indent=2))
         print(f"deleting namespace and bucket {bench.namespace}", flush=True)
         clean_up(bench)
-    text = report(results, args)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up still runs
+    saved = args.from_results
+    results = json.loads(saved.read_text()) if saved else measure(args)
+    text = report(results)
     print()
     print(text)
     if args.write_docs:
-        write_docs(
-            f"{SECTION}\n\nMeasured by `make bench BENCH=serving`; reproduce with "
-            f"`make bench BENCH=serving BENCH_ARGS=--write-docs`.\n\n{text}",
-            section=SECTION,
-        )
+        if set(results["method"]["parts"]) != set(PARTS):
+            raise SystemExit("--write-docs needs a run of every part (the section reports all)")
+        write_docs(f"{SECTION}\n\nMeasured by `make bench BENCH=serving`; reproduce with "
+                   f"`make bench BENCH=serving BENCH_ARGS=--write-docs`.\n\n{text}",
+                   section=SECTION)  # fmt: skip
         print("wrote docs/benchmarks.md")
-    return 1 if failed else 0
+    return 1 if any("error" in results.get(part, {}) for part in PARTS) else 0
 
 
 if __name__ == "__main__":

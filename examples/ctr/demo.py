@@ -113,6 +113,36 @@ def main() -> None:
 
     wait_serving(f"ctr-{version}")
     show(model, test_rows[:10], took)
+    retrain(store)
+
+
+def retrain(store: str) -> None:
+    """The daily retraining, once: the trainer package trained on the cluster on the seven
+    days before today, behind the promotion gate (it must beat the serving version on the
+    same held-out day), then serving."""
+    from datetime import date, timedelta
+
+    from trainer.data import day_frame, records, write_days
+
+    from modelops_cli.predict_command import predict
+    from modelops_cli.resources import get_model
+
+    data = f"s3://{BUCKET}/ctr-days"
+    print(f"\n== synthetic click logs: the 10 days before today into {data}")
+    write_days(data, date.today() - timedelta(days=1), 10)
+    print("== modelops train submit --package-path examples/ctr/trainer --module trainer.train "
+          "--promote-metric auc --goal maximize --follow")  # fmt: skip
+    sh(sys.executable, "-m", "modelops_cli.main", "train", "submit",
+       "--package-path", str(HERE / "trainer"), "--module", "trainer.train", "--model", "ctr",
+       "--store", store, "--namespace", NAMESPACE, "--promote-metric", "auc",
+       "--goal", "maximize", "--follow", "--", f"--data={data}")  # fmt: skip
+    decision = (get_model(NAMESPACE, "ctr") or {}).get("status", {}).get("promotion") or {}
+    print(f"   promotion: {decision.get('decision')}: {decision.get('reason')}")
+    if decision.get("decision") != "Promoted":
+        raise SystemExit("the trained version was not promoted")
+    wait_serving(str(decision["version"]))
+    rows = records(day_frame(date.today() - timedelta(days=1), rows=5))
+    print(f"== {decision['version']} serves ctr: clicked? {predict(NAMESPACE, 'ctr', rows)}")
 
 
 def wait_serving(name: str, timeout: float = 60) -> None:

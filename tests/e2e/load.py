@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -43,9 +44,19 @@ def address(cluster: Cluster, namespace: str, service: str) -> str:
                 return None
             raise
         addresses = [a for s in slices.items for e in s.endpoints or [] for a in e.addresses]
-        return str(ip) if addresses else None
+        return str(ip) if addresses and _connects(str(ip)) else None
 
     return wait_for(found, timeout=60, what=f"Service {service} with endpoints")
+
+
+def _connects(ip: str) -> bool:
+    """Has kube-proxy programmed the Service's endpoints? Until it has, it rejects
+    connections to a Service it knows without endpoints ("no route to host")."""
+    try:
+        socket.create_connection((ip, 80), timeout=5).close()
+    except OSError:
+        return False
+    return True
 
 
 def infer_body(rows: list[list[float]]) -> bytes:
@@ -126,8 +137,11 @@ def service_host(service: str, namespace: str) -> str:
     return f"{service}.{namespace}.svc.cluster.local"
 
 
-def pods_of(cluster: Cluster, namespace: str, version: str) -> list[client.V1Pod]:
+def pods_of(
+    cluster: Cluster, namespace: str, version: str, terminating: bool = False
+) -> list[client.V1Pod]:
+    """The version's pods; those being deleted (still draining) too if ``terminating``."""
     found = cluster.core.list_namespaced_pod(
         namespace, label_selector=f"modelops.dev/version={version}"
     )
-    return [p for p in found.items if not p.metadata.deletion_timestamp]
+    return [p for p in found.items if terminating or not p.metadata.deletion_timestamp]
