@@ -61,9 +61,11 @@ def install(env: dict[str, str]) -> None:
     chart = str(REPO / "charts" / "modelops")
     sh(helm(), "upgrade", "--install", "modelops", chart, "--namespace", SYSTEM,
        "--create-namespace", "--skip-crds", "--wait", "--timeout", "180s")  # fmt: skip
-    # Restart so a rebuilt :dev image is picked up even when the chart did not change.
-    kubectl("-n", SYSTEM, "rollout", "restart", "deployment/modelops-operator")
-    kubectl("-n", SYSTEM, "rollout", "status", "deployment/modelops-operator", "--timeout=120s")
+    # Restart so rebuilt :dev images are picked up even when the chart did not change.
+    for deployment in ("deployment/modelops-operator", "deployment/modelops-activator"):
+        kubectl("-n", SYSTEM, "rollout", "restart", deployment)
+    for deployment in ("deployment/modelops-operator", "deployment/modelops-activator"):
+        kubectl("-n", SYSTEM, "rollout", "status", deployment, "--timeout=120s")
     kubectl("create", "namespace", NAMESPACE)
     env_file = make("s3-env-file")
     secret = kubectl("-n", NAMESPACE, "create", "secret", "generic", "modelops-storage",

@@ -40,17 +40,22 @@ class Finished:
 
 
 class Tail:
-    """The last lines written to any of several streams, whole lines in arrival order."""
+    """The last lines of each stream, whole lines: the output's, then the errors'. The two
+    pipes are read apart, so no order between them can be told; the errors come last,
+    where a reader (and the size bound) looks first."""
 
     def __init__(self, lines: int = TAIL_LINES) -> None:
-        self._lines: deque[str] = deque(maxlen=lines)
+        self._lines: dict[bool, deque[str]] = {
+            False: deque(maxlen=lines),
+            True: deque(maxlen=lines),
+        }
         self._last: dict[bool, str] = {}
         self._lock = threading.Lock()
 
     def add(self, line: bytes, is_error: bool = False) -> None:
         text = line.decode("utf-8", "replace").rstrip("\r\n")
         with self._lock:
-            self._lines.append(text)
+            self._lines[is_error].append(text)
             if text.strip():
                 self._last[is_error] = text.strip()
 
@@ -60,7 +65,7 @@ class Tail:
 
     def text(self, chars: int = TAIL_CHARS) -> str:
         with self._lock:
-            joined = "\n".join(self._lines)
+            joined = "\n".join([*self._lines[False], *self._lines[True]])
         return joined[-chars:]
 
 

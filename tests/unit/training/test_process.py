@@ -70,3 +70,17 @@ def test_the_tail_keeps_whole_lines_and_a_bounded_size() -> None:
     tail.add("caf\xe9".encode("latin-1"))  # not UTF-8: replaced, never an error
     assert tail.text() == "line 8\nline 9\ncaf\ufffd"
     assert tail.text(chars=8) == "e 9\ncaf\ufffd"
+
+
+def test_the_errors_last_lines_are_kept_whichever_pipe_is_read_last() -> None:
+    # Under load the output's pump may run after the errors' one: the errors' lines must
+    # not be pushed out of the tail by output written before them.
+    tail = Tail(lines=20)
+    tail.add(b"loading the held-out day", is_error=True)
+    tail.add(b"ValueError: no rows", is_error=True)
+    for step in range(30):
+        tail.add(f"step {step}".encode())
+    lines = tail.text().splitlines()
+    assert lines[-2:] == ["loading the held-out day", "ValueError: no rows"]
+    assert lines[:-2] == [f"step {step}" for step in range(10, 30)]
+    assert tail.last_error() == "ValueError: no rows"
