@@ -36,6 +36,7 @@ AUDIT_LOG = Path(os.environ.get("MODELOPS_CLUSTER_STATE", "/var/lib/modelops-clu
 )
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 OPERATOR_AGENTS = ("kopf/", "modelops")
+INSTANCE = "bench"
 
 
 def rss_and_cpu(pid: int) -> tuple[float, float]:
@@ -86,7 +87,10 @@ def operator_writes(offset: int, namespace: str) -> Counter[str]:
 
 
 def make_namespace(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    # Labelled for an instance of its own: an install already in the cluster (the demo's,
+    # the default instance) leaves it to the operator started here.
+    labels = {"modelops.dev/instance": INSTANCE}
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns, labels=labels)))
     quota = client.V1ResourceQuota(
         metadata=client.V1ObjectMeta(name="no-pods"),
         spec=client.V1ResourceQuotaSpec(hard={"pods": "0"}),
@@ -107,6 +111,7 @@ def main() -> None:
     api, core, ns = client.CustomObjectsApi(), client.CoreV1Api(), args.namespace
     make_namespace(core, ns)
     env = {**os.environ, "MODELOPS_PEERING": "", "MODELOPS_WATCH_NAMESPACES": ns,
+           "MODELOPS_INSTANCE": INSTANCE,
            "MODELOPS_RESYNC_SECONDS": args.resync, "MODELOPS_LIVENESS_PORT": "18099",
            "PYTHONWARNINGS": "ignore"}  # fmt: skip
     log = open(f"/tmp/modelops-bench-operator-{os.getpid()}.log", "w")  # noqa: SIM115

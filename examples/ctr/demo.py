@@ -127,18 +127,19 @@ def retrain(store: str) -> None:
     from trainer.data import day_frame, records, write_days
 
     from modelops_cli.predict_command import predict
-    from modelops_cli.resources import get_model
 
     data = f"s3://{BUCKET}/ctr-days"
     print(f"\n== synthetic click logs: the 10 days before today into {data}")
     write_days(data, date.today() - timedelta(days=1), 10)
     print("== modelops train submit --package-path examples/ctr/trainer --module trainer.train "
           "--promote-metric auc --goal maximize --follow")  # fmt: skip
-    sh(sys.executable, "-m", "modelops_cli.main", "train", "submit",
+    job = time.strftime("ctr-train-%Y%m%d-%H%M%S")
+    sh(sys.executable, "-m", "modelops_cli.main", "train", "submit", "--name", job,
        "--package-path", str(HERE / "trainer"), "--module", "trainer.train", "--model", "ctr",
        "--store", store, "--namespace", NAMESPACE, "--promote-metric", "auc",
        "--goal", "maximize", "--follow", "--", f"--data={data}")  # fmt: skip
-    decision = (get_model(NAMESPACE, "ctr") or {}).get("status", {}).get("promotion") or {}
+    status = json.loads(kubectl("-n", NAMESPACE, "get", "trainingjob", job, "-o", "json"))
+    decision = status.get("status", {}).get("promotion") or {}
     print(f"   promotion: {decision.get('decision')}: {decision.get('reason')}")
     if decision.get("decision") != "Promoted":
         raise SystemExit("the trained version was not promoted")

@@ -229,6 +229,12 @@ def create(desired: dict[str, Any]) -> bool:
     return True
 
 
+def annotate(ref: Ref, annotations: dict[str, str]) -> None:
+    """Add ``annotations`` to the object's metadata (others' stay)."""
+    body = {"metadata": {"annotations": annotations}}
+    request("PATCH", ref.path(), body, "application/merge-patch+json")
+
+
 def suspend_job(ref: Ref) -> None:
     """Stop a Job's pods and keep the Job (and its record)."""
     request("PATCH", ref.path(), {"spec": {"suspend": True}}, "application/merge-patch+json")

@@ -59,6 +59,9 @@ PROMOTION_LABEL = f"{GROUP}/promotion"
 """On a produced version: promoted, rejected or pending; only promoted (or unlabelled)
 versions may serve by the Model's rule."""
 PROMOTION_DECISION = f"{GROUP}/promotion-decision"
+PRODUCED_VERSION = f"{GROUP}/produced-version"
+"""On a run's Job: the version it made. A version is made once per run, so one deleted
+since (by retention, by a person) is never made again."""
 """Annotation on a produced version: the gate's decision with both numbers (JSON)."""
 TRAINER = "trainer"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"

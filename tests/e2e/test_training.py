@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,21 @@ def test_a_run_becomes_a_version_that_predicts_as_the_trainers_own_model(
     text = cluster.core.read_namespaced_pod_log(logs.items[0].metadata.name, namespace,
                                                 container="trainer")  # fmt: skip
     assert "training with C=0.5" in text
+
+    # A version is made once per run: deleted (as retention does), it does not come back.
+    job = client.BatchV1Api(cluster.api).read_namespaced_job("tiny-once", namespace)
+    assert job.metadata.annotations["modelops.dev/produced-version"] == "tiny-once"
+    custom(cluster).delete_namespaced_custom_object(
+        "modelops.dev", "v1alpha1", namespace, "modelversions", "tiny-once"
+    )
+    wait_for(lambda: not versions_of(cluster, namespace, "tiny-once"), timeout=60,
+             what="the version to be deleted")  # fmt: skip
+    custom(cluster).patch_namespaced_custom_object(  # a change: the operator reconciles it
+        "modelops.dev", "v1alpha1", namespace, "trainingjobs", "tiny-once",
+        {"metadata": {"labels": {"touched": "yes"}}},
+    )  # fmt: skip
+    time.sleep(10)
+    assert versions_of(cluster, namespace, "tiny-once") == []
 
 
 @pytest.mark.parametrize(

@@ -242,7 +242,9 @@ class Producer:
         candidates = [r for r in runs if r.phase == "Succeeded" and r.result is not None]
         search = self.spec.hyperparameters
         if search is not None and trials is not None:
-            if any(p.version == self.owner.name for p in produced.values()):
+            if any(p.version == self.owner.name for p in produced.values()) or any(
+                r.produced for r in runs
+            ):
                 return ""
             over = len(trials) >= search.max_trials and all(t.state != RUNNING for t in trials)
             winner = best(search, trials) if over else None
@@ -251,7 +253,9 @@ class Producer:
                     self.owner.name, winner.number)
             ]  # fmt: skip
         for run in reversed(candidates):  # oldest first
-            if run.job in produced:
+            if run.job in produced and not run.produced:  # made before runs were marked
+                self.mark(run.job, produced[run.job].version)
+            if run.job in produced or run.produced:  # made once (and maybe deleted since)
                 continue
             if self.known.model is None:
                 return f"the Model {self.spec.model} does not exist: create it to get the version"
@@ -302,6 +306,12 @@ class Producer:
             if decision is not None:
                 self.outcome.note(decision.decision, f"{version}: {decision.reason}",
                                   warning=decision.decision == "Rejected")  # fmt: skip
+        self.mark(run.job, version)
+
+    def mark(self, job: str, version: str) -> None:
+        """Note on the run's Job that it made ``version``, for good."""
+        ref = kube.Ref("batch/v1", "Job", self.owner.namespace, job)
+        kube.annotate(ref, {names.PRODUCED_VERSION: version})
 
 
 def _note_runs(current: dict[str, Any], wanted: dict[str, Any], outcome_: Outcome) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelops_contracts.training import TrainingResult
+from modelops_operator import names
 from modelops_operator.trainingjob.builders import (
     COLLECT_CONTAINER,
     PARAMETERS_ANNOTATION,
@@ -38,6 +39,8 @@ class RunOutcome:
     reason: str = ""
     message: str = ""
     parameters: dict[str, str] = field(default_factory=dict)
+    produced: str = ""
+    """The version this run made, once made (the Job's annotation)."""
 
     @property
     def finished(self) -> bool:
@@ -56,6 +59,7 @@ def outcome(job: dict[str, Any], pods: list[dict[str, Any]]) -> RunOutcome:
         start_time=str(status.get("startTime") or ""),
         completion_time=str(status.get("completionTime") or ""),
         parameters=_parameters(annotations.get(PARAMETERS_ANNOTATION)),
+        produced=str(annotations.get(names.PRODUCED_VERSION, "")),
     )
     attempts = sorted(pods, key=_started, reverse=True)
     finished = _finished(status)

@@ -83,8 +83,8 @@ def _run(run: RunOutcome, produced: Produced | None) -> dict[str, Any]:
     found: dict[str, Any] = {"job": run.job, "phase": run.phase}
     if run.scheduled_time:
         found["scheduledTime"] = run.scheduled_time
-    if produced:
-        found["version"] = produced.version
+    if produced or run.produced:
+        found["version"] = produced.version if produced else run.produced
     reason = decision or (run.reason if run.phase == "Failed" else "")
     if reason:
         found["reason"] = reason

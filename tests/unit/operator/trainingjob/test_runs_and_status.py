@@ -11,8 +11,10 @@ from modelops_operator.trainingjob.tuning import TrialRecord
 T0 = "2026-11-27T03:00:00Z"
 
 
-def job(name="ctr-daily", condition=None, reason="", scheduled="", parameters=None):
+def job(name="ctr-daily", condition=None, reason="", scheduled="", parameters=None, produced=""):
     annotations = {}
+    if produced:
+        annotations["modelops.dev/produced-version"] = produced
     if scheduled:
         annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] = scheduled
     if parameters:
@@ -130,6 +132,17 @@ def test_status_of_a_schedule_lists_its_runs_with_the_gates_decisions():
     assert status["runs"][0]["message"] == "auc 0.8 vs 0.9"
     assert status["promotion"]["decision"] == "Rejected"
     assert {c["type"] for c in status["conditions"]} == {"Succeeded", "Scheduled"}
+
+
+def test_a_run_remembers_the_version_it_made_after_the_version_is_gone():
+    """Retention (or a person) deleted the version: the run still says it made one, so
+    it is never made again, and its status row keeps the name."""
+    ok = result(metrics={"auc": 0.8})
+    run = outcome(job("ctr-daily-1", "Complete", produced="ctr-daily-1"), done(ok))
+    assert run.produced == "ctr-daily-1"
+    status = training_status(Observed(runs=[run], produced={}, scheduled=True), {}, 1, T0, 3)
+    assert status["runs"][0]["version"] == "ctr-daily-1"
+    assert outcome(job("ctr-daily-2", "Complete"), done(ok)).produced == ""
 
 
 def test_status_of_a_search():
