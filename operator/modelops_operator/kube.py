@@ -229,23 +229,24 @@ def create(desired: dict[str, Any]) -> bool:
     return True
 
 
+def merge_patch(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (a None value removes a field); the object after the write."""
+    return request("PATCH", path, body, "application/merge-patch+json")
+
+
 def annotate(ref: Ref, annotations: dict[str, str]) -> None:
     """Add ``annotations`` to the object's metadata (others' stay)."""
-    body = {"metadata": {"annotations": annotations}}
-    request("PATCH", ref.path(), body, "application/merge-patch+json")
+    merge_patch(ref.path(), {"metadata": {"annotations": annotations}})
 
 
 def suspend_job(ref: Ref) -> None:
     """Stop a Job's pods and keep the Job (and its record)."""
-    request("PATCH", ref.path(), {"spec": {"suspend": True}}, "application/merge-patch+json")
+    merge_patch(ref.path(), {"spec": {"suspend": True}})
 
 
 def patch_status(ref: Ref, status: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``status`` into the object's status subresource (a None value removes a
-    field); the object as it is after the write."""
-    return request(
-        "PATCH", ref.path() + "/status", {"status": status}, "application/merge-patch+json"
-    )
+    """Merge ``status`` into the object's status subresource; the object after the write."""
+    return merge_patch(ref.path() + "/status", {"status": status})
 
 
 def delete(ref: Ref, resource_version: str = "") -> bool:

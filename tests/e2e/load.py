@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import Cluster
+from tests.e2e.kube import wait_for
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,6 @@ class Answer:
 
 def address(cluster: Cluster, namespace: str, service: str) -> str:
     """The Service's cluster IP, once the Service and its endpoints exist."""
-    from kubernetes.client.exceptions import ApiException
-
-    from tests.e2e.kube import wait_for
 
     def found() -> str | None:
         try:

@@ -41,8 +41,8 @@ def patch_model(cluster: Cluster, namespace: str, name: str, spec: dict) -> None
 def versions_ready(
     cluster: Cluster, namespace: str, s3: S3, bucket: str, iris: Trained, model: str,
     names: list[str], predictor: dict | None = None, **model_spec: object,
-) -> str:  # fmt: skip
-    """A Model with these versions of one artifact, all Ready; the artifact's URI."""
+) -> None:  # fmt: skip
+    """A Model with these versions of one artifact, all Ready."""
     uri, sha = upload(s3, bucket, f"{model}/v1", iris)
     create(cluster, namespace, model_manifest(model, **model_spec))
     for name in names:
@@ -50,7 +50,6 @@ def versions_ready(
         create(cluster, namespace, version_manifest(name, model, uri, sha, **spec))
     for name in names:
         wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
-    return uri
 
 
 def test_switching_the_serving_version_under_load_fails_nothing(
@@ -154,9 +153,8 @@ def test_a_canary_that_answers_500s_is_rolled_back(
 ):
     rollout = {"analysis": {"windowSeconds": 10, "minRequests": 20}}
     split = [{"version": "iris-v1", "percent": 50}, {"version": "iris-v2", "percent": 50}]
-    uri = versions_ready(cluster, namespace, s3, s3_bucket, iris, "iris", ["iris-v1"], FIXED,
-                         defaultVersion="iris-v1")  # fmt: skip
-    assert uri
+    versions_ready(cluster, namespace, s3, s3_bucket, iris, "iris", ["iris-v1"], FIXED,
+                   defaultVersion="iris-v1")  # fmt: skip
     bad_uri, bad_sha = upload(s3, s3_bucket, "iris/v2", broken_iris(tmp_path, iris))
     create(cluster, namespace, version_manifest("iris-v2", "iris", bad_uri, bad_sha,
                                                 predictor=FIXED))  # fmt: skip

@@ -56,12 +56,15 @@ class Tail:
         text = line.decode("utf-8", "replace").rstrip("\r\n")
         with self._lock:
             self._lines[is_error].append(text)
-            if text.strip():
-                self._last[is_error] = text.strip()
 
     def last_error(self) -> str:
+        """The errors' last non-blank line, or else the output's."""
         with self._lock:
-            return self._last.get(True) or self._last.get(False, "")
+            for is_error in (True, False):
+                for line in reversed(self._lines[is_error]):
+                    if line.strip():
+                        return line.strip()
+        return ""
 
     def text(self, chars: int = TAIL_CHARS) -> str:
         with self._lock:
