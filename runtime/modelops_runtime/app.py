@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from modelops_contracts.serving import STATS_PATH
+from modelops_contracts.verdict import VERIFICATION_FAILED
 from modelops_runtime.auth import guard_for
-from modelops_runtime.dataplane import DataPlane
+from modelops_runtime.dataplane import DataPlane, ModelState
 from modelops_runtime.protocols import v1, v2
 from modelops_runtime.protocols.http import Call, Dispatcher, Endpoint, Guard, Reply
 from modelops_runtime.settings import Settings
@@ -21,9 +22,11 @@ from modelops_runtime.settings import Settings
 def create_app(
     settings: Settings,
     plane: DataPlane | None = None,
+    *,
     load_in_background: bool = True,
     freeze_heap: bool = False,
     guard: Guard | None = None,
+    on_refused: Callable[[ModelState], None] | None = None,
 ) -> Dispatcher:
     """An app serving one model. Loading runs in a thread so liveness answers meanwhile.
 
@@ -33,6 +36,9 @@ def create_app(
     ``freeze_heap`` (for a server process, not tests) moves everything alive after the
     load out of the garbage collector's reach: a loaded model is hundreds of thousands of
     objects, and full collections walking them stalled every request in flight (~70 ms).
+
+    ``on_refused`` is called with the state when the artifact could not be served (a pod
+    that reports the refusal and exits, rather than staying not-ready).
     """
     plane = plane or DataPlane(settings)
 
@@ -41,6 +47,8 @@ def create_app(
         loading = asyncio.create_task(asyncio.to_thread(plane.load))
         if freeze_heap:
             loading.add_done_callback(lambda _: _freeze_heap())
+        if on_refused is not None:
+            loading.add_done_callback(lambda task: _report_refusal(task, plane.state, on_refused))
         if not load_in_background:
             await loading
         try:
@@ -69,6 +77,18 @@ def create_app(
         pod=plane.pod,
         guard=guard or guard_for(settings),
     )
+
+
+def _report_refusal(
+    task: asyncio.Task[ModelState], state: ModelState, on_refused: Callable[[ModelState], None]
+) -> None:
+    if task.cancelled():
+        return
+    failed = task.exception()
+    if failed is not None:  # not an ArtifactError: the load itself broke
+        state.reason, state.message = VERIFICATION_FAILED, f"{type(failed).__name__}: {failed}"
+    if not state.ready:
+        on_refused(state)
 
 
 def _freeze_heap() -> None:

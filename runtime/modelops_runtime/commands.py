@@ -102,6 +102,11 @@ def _add_serve(commands: Any) -> None:
     )
     _add_allow_version_mismatch(parser)
     parser.add_argument("--cache-dir", help="where remote artifacts are downloaded")
+    parser.add_argument(
+        "--termination-log",
+        help="when the artifact is refused, write the verdict here (a pod's "
+        "/dev/termination-log) and exit 1 instead of staying not ready",
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(run=serve)
 
@@ -136,11 +141,11 @@ def serve(args: argparse.Namespace) -> int:
         raise CommandError("give a model URI (or set MODELOPS_MODEL_URI)")
     from modelops_runtime.kube import KubeError
 
+    termination_log = Path(args.termination_log) if args.termination_log else None
     try:
-        run_server(settings)
+        return run_server(settings, termination_log)
     except KubeError as err:  # auth mode kubernetes outside a pod, without MODELOPS_KUBE_API
         raise CommandError(str(err)) from err
-    return 0
 
 
 # --- activate ------------------------------------------------------------------------------

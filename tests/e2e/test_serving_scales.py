@@ -119,6 +119,36 @@ def test_an_idle_version_scales_to_zero_and_the_next_requests_wake_it(
     assert {a.version for a in answers} == {"iris-v1"}
     assert any("x-modelops-cold-start" in {k.lower() for k in a.headers} for a in answers)
     wait_condition(cluster, namespace, "modelversions", "iris-v1", "Active", "True")
+    # Verified once: the woken pod serves the artifact itself, pinned to its sha256.
+    (woken,) = pods_of(cluster, namespace, "iris-v1")
+    assert not woken.spec.init_containers
+    (predictor,) = woken.spec.containers
+    assert predictor.args[predictor.args.index("--sha256") + 1] == iris.sha256()
+
+
+def test_an_artifact_changed_after_verification_is_refused_when_the_version_wakes(
+    cluster, namespace, s3, s3_bucket, iris, houses
+):
+    """The artifact is checked again on every wake (pinned to the verified sha256): bytes
+    replaced in the store after verification are a ChecksumMismatch, never served."""
+    idle = {"minReplicas": 0, "maxReplicas": 1, "idleTimeoutSeconds": 5,
+            "scaleDownDelaySeconds": 0}  # fmt: skip
+    versions_ready(cluster, namespace, s3, s3_bucket, iris, "iris", ["iris-v1"], idle)
+    wait_condition(cluster, namespace, "modelversions", "iris-v1", "Active", "False",
+                   "ScaledToZero", timeout=120)  # fmt: skip
+    wait_for(lambda: not pods_of(cluster, namespace, "iris-v1", terminating=True), timeout=120,
+             what="the version's pods to be gone")  # fmt: skip
+    s3.client().upload_file(str(houses.path), s3_bucket, f"iris/v1/{iris.path.name}")
+
+    ip, host = address(cluster, namespace, "iris"), service_host("iris", namespace)
+    answer = send(ip, host, "iris", iris.rows[:1])
+    assert answer.status == 503, answer.body
+    assert "iris-v1" in answer.body
+    assert "ChecksumMismatch" in answer.body, answer.body
+    refused = wait_condition(cluster, namespace, "modelversions", "iris-v1", "ArtifactVerified",
+                             "False", "ChecksumMismatch", timeout=120)  # fmt: skip
+    assert iris.sha256() in condition(refused, "ArtifactVerified")["message"]
+    assert condition(refused, "Ready")["status"] == "False"
 
 
 def test_a_split_lands_within_five_percent(cluster, namespace, s3, s3_bucket, iris):

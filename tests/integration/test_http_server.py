@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modelops_contracts.verdict import Verdict
 from tests.integration.servers import CLI
 from tests.integration.servers import call as _call
 from tests.models import Trained
@@ -95,6 +96,30 @@ def test_missing_artifact_keeps_the_server_up_and_not_ready(start, tmp_path: Pat
     assert status == 503
     assert "no file or folder at" in body["error"]
     assert server.process.poll() is None
+
+
+def test_a_refused_artifact_is_reported_in_the_termination_log_and_ends_the_server(
+    start, tmp_path: Path, iris: Trained
+) -> None:
+    """A pod that serves without the fetch step (a light wake) must say why it cannot:
+    the refusal is the verdict the operator reads back, and the process exits 1."""
+    log = tmp_path / "termination-log"
+    server = start(str(iris.path), "iris", "--sha256", "0" * 64, "--termination-log", str(log))
+    assert server.process.wait(timeout=60) == 1
+    verdict = Verdict.from_termination(log.read_text(), 1)
+    assert (verdict.reason, verdict.condition) == ("ChecksumMismatch", "ArtifactVerified")
+    assert iris.sha256() in verdict.message
+
+
+def test_a_served_artifact_leaves_the_termination_log_alone(
+    start, tmp_path: Path, iris: Trained
+) -> None:
+    log = tmp_path / "termination-log"
+    server = start(str(iris.path), "iris", "--sha256", iris.sha256(), "--termination-log", str(log))
+    server.wait_until_ready()
+    status, _ = _call(server.url + "/v1/models/iris:predict", {"instances": iris.rows})
+    assert status == 200
+    assert not log.exists()
 
 
 def test_modelops_serve_runs_the_same_predictor(start, iris: Trained) -> None:

@@ -53,6 +53,27 @@ class PredictorInputs:
     image_pull_policy: str = "IfNotPresent"
     auth: Auth | None = None
     """The Model's: who may call predict (the predictor itself checks)."""
+    verified_sha256: str = ""
+    """Set when pods may serve the artifact without the fetch step (see ``light_wake``)."""
+
+
+def light_wake(status: dict[str, Any], current: dict[str, Any] | None, wanted: int) -> str:
+    """The sha256 pods may serve the artifact at without the fetch step, or ''.
+
+    A version's first pods fetch, verify and test-load its artifact in an init step that
+    reports the verdict. That costs a second load of the model (and seconds of every cold
+    start) once the verdict is recorded, so afterwards the predictor alone serves the
+    artifact pinned to the verified sha256, and reports a refusal itself. The switch
+    changes the pod template, so it happens only when no pod would be replaced: the
+    Deployment is at (or going to) zero, or already runs this way.
+    """
+    sha256 = str(status.get("sha256") or "")
+    if not sha256 or current is None:
+        return ""
+    template = ((current.get("spec") or {}).get("template") or {}).get("spec") or {}
+    already = not template.get("initContainers")
+    at_zero = wanted == 0 or not int((current.get("spec") or {}).get("replicas") or 0)
+    return sha256 if already or at_zero else ""
 
 
 def merge_predictor(version: Predictor | None, model: Predictor | None) -> Predictor:
@@ -97,13 +118,21 @@ def fetch_args(spec: ModelVersionSpec) -> list[str]:
 
 
 def serve_args(inputs: PredictorInputs) -> list[str]:
+    """The predictor serves what the fetch step placed, or, on a light wake, the artifact
+    itself pinned to its verified sha256."""
+    light = inputs.verified_sha256
     args = [
-        "serve", f"{MODEL_DIR}/model",
+        "serve", inputs.spec.artifact.uri if light else f"{MODEL_DIR}/model",
         "--name", inputs.spec.model,
         "--version", inputs.owner.name,
         "--host", "0.0.0.0",
         "--port", str(names.HTTP_PORT),
+        "--termination-log", TERMINATION_LOG,
     ]  # fmt: skip
+    if light:
+        args += ["--sha256", light]
+        if inputs.spec.artifact.format:
+            args += ["--format", inputs.spec.artifact.format]
     if inputs.predictor.method:
         args += ["--method", inputs.predictor.method]
     if inputs.predictor.max_batch_size:
@@ -143,15 +172,21 @@ def _container(inputs: PredictorInputs, name: str, args: list[str]) -> dict[str,
     return container
 
 
-def fetch_container(inputs: PredictorInputs) -> dict[str, Any]:
-    container = _container(inputs, FETCH_CONTAINER, fetch_args(inputs.spec))
-    claim = claim_of(inputs.spec.artifact.uri)
+def _reads_artifact(container: dict[str, Any], spec: ModelVersionSpec) -> dict[str, Any]:
+    """The container that reads the artifact mounts a ``pvc://`` artifact's claim."""
+    claim = claim_of(spec.artifact.uri)
     if claim:
         container["env"].append({"name": "MODELOPS_PVC_ROOT", "value": PVC_ROOT})
         container["volumeMounts"].append(
             {"name": "artifact-claim", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
         )
     return container
+
+
+def fetch_container(inputs: PredictorInputs) -> dict[str, Any]:
+    return _reads_artifact(
+        _container(inputs, FETCH_CONTAINER, fetch_args(inputs.spec)), inputs.spec
+    )
 
 
 def _volumes(spec: ModelVersionSpec) -> list[dict[str, Any]]:
@@ -192,7 +227,7 @@ def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
     container["readinessProbe"] = _probe("/v2/health/ready", period=2, failures=2)
     container["livenessProbe"] = _probe("/v2/health/live", period=10, failures=3)
     container["startupProbe"] = _probe("/v2/health/live", period=1, failures=120)
-    return container
+    return _reads_artifact(container, inputs.spec) if inputs.verified_sha256 else container
 
 
 def _pod(inputs: PredictorInputs) -> dict[str, Any]:
@@ -202,7 +237,7 @@ def _pod(inputs: PredictorInputs) -> dict[str, Any]:
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": pod_security(),
-        "initContainers": [fetch_container(inputs)],
+        "initContainers": [] if inputs.verified_sha256 else [fetch_container(inputs)],
         "containers": [predictor_container(inputs)],
         "volumes": volumes,
     }

@@ -31,6 +31,7 @@ from modelops_operator.meta import Owner
 from modelops_operator.modelversion.builders import (
     PredictorInputs,
     deployment,
+    light_wake,
     merge_predictor,
     private_service,
     replicas,
@@ -102,6 +103,7 @@ def reconcile_version(known: Known, settings: Settings) -> Outcome:
         inputs = PredictorInputs(
             owner, spec, predictor, image, wanted,
             settings.storage_secret, settings.image_pull_policy, model.auth,
+            light_wake(current, found_deployment, wanted),
         )  # fmt: skip
         try:
             if model.auth and model.auth.mode == "kubernetes":

@@ -27,7 +27,7 @@ from modelops_operator.conditions import (
     find,
     merge,
 )
-from modelops_operator.modelversion.builders import FETCH_CONTAINER
+from modelops_operator.modelversion.builders import FETCH_CONTAINER, PREDICTOR_CONTAINER
 
 RESOURCES_AVAILABLE = "ResourcesAvailable"
 ACTIVE = "Active"
@@ -68,7 +68,8 @@ def served_once(status: dict[str, Any]) -> bool:
 
 
 def verdict(pods: list[dict[str, Any]]) -> Verdict | None:
-    """The newest verdict a pod's fetch step reported, if any."""
+    """The newest verdict a pod reported, if any: its fetch step's, or the predictor's
+    refusal when it served the artifact without one (a light wake)."""
     newest: tuple[str, Verdict] | None = None
     for status in _fetch_statuses(pods):
         for state in (status.get("state") or {}, status.get("lastState") or {}):
@@ -86,8 +87,12 @@ def verdict(pods: list[dict[str, Any]]) -> Verdict | None:
 
 def _fetch_statuses(pods: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for pod in pods:
-        for status in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        found = pod.get("status") or {}
+        for status in found.get("initContainerStatuses") or []:
             if status.get("name") == FETCH_CONTAINER:
+                yield status
+        for status in found.get("containerStatuses") or []:
+            if status.get("name") == PREDICTOR_CONTAINER:
                 yield status
 
 

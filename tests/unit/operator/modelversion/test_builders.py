@@ -14,6 +14,7 @@ from modelops_operator.modelversion.builders import (
     claim_of,
     deployment,
     fetch_args,
+    light_wake,
     merge_predictor,
     private_service,
     replicas,
@@ -30,11 +31,12 @@ def spec(**extra):
     return parse(ModelVersionSpec, body)
 
 
-def inputs(version_spec=None, predictor=None, secret="modelops-storage"):
+def inputs(version_spec=None, predictor=None, secret="modelops-storage", verified=""):
     version_spec = version_spec or spec()
     return PredictorInputs(
-        OWNER, version_spec, predictor or Predictor(), "runtime:1", 1, secret, "IfNotPresent"
-    )
+        OWNER, version_spec, predictor or Predictor(), "runtime:1", 1, secret, "IfNotPresent",
+        verified_sha256=verified,
+    )  # fmt: skip
 
 
 def pod_spec(manifest):
@@ -201,3 +203,52 @@ def test_the_private_service_selects_its_pods_and_the_public_one_is_routed():
     assert public["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]
+
+
+# --- a light wake: the predictor alone, pinned to the verified sha256 ---------------------
+
+
+def test_a_light_wake_serves_the_artifact_itself_pinned_to_its_sha256():
+    version = spec(artifact={"uri": "s3://m/x.joblib", "format": "joblib"})
+    pod = pod_spec(deployment(inputs(version, verified=SHA)))
+    assert pod["initContainers"] == []
+    (predictor,) = pod["containers"]
+    args = predictor["args"]
+    assert args[:2] == ["serve", "s3://m/x.joblib"]
+    assert args[args.index("--sha256") + 1] == SHA
+    assert args[args.index("--format") + 1] == "joblib"
+    assert args[args.index("--termination-log") + 1] == "/dev/termination-log"
+    assert predictor["envFrom"] == [{"secretRef": {"name": "modelops-storage", "optional": True}}]
+
+
+def test_a_light_wake_of_a_pvc_artifact_mounts_the_claim_in_the_predictor():
+    version = spec(artifact={"uri": "pvc://models-claim/ctr/model.joblib"})
+    (predictor,) = pod_spec(deployment(inputs(version, verified=SHA)))["containers"]
+    assert {"name": "MODELOPS_PVC_ROOT", "value": "/mnt/pvc"} in predictor["env"]
+    mounts = {m["mountPath"]: m.get("readOnly") for m in predictor["volumeMounts"]}
+    assert mounts["/mnt/pvc/models-claim"] is True
+
+
+def _deployment(replicas, init=True):
+    template = {"spec": {"initContainers": [{"name": "fetch"}] if init else []}}
+    return {"spec": {"replicas": replicas, "template": template}}
+
+
+VERIFIED_STATUS = {"sha256": SHA}
+
+
+@pytest.mark.parametrize(
+    ("status", "current", "wanted", "expected"),
+    [
+        pytest.param({}, _deployment(0), 1, "", id="never verified: the fetch step verifies"),
+        pytest.param(VERIFIED_STATUS, None, 1, "", id="no Deployment yet"),
+        pytest.param(VERIFIED_STATUS, _deployment(2), 2, "", id="serving pods are not replaced"),
+        pytest.param(VERIFIED_STATUS, _deployment(1), 0, SHA, id="going to zero"),
+        pytest.param(VERIFIED_STATUS, _deployment(0), 1, SHA, id="woken from zero"),
+        pytest.param(VERIFIED_STATUS, _deployment(3, init=False), 5, SHA, id="already light"),
+    ],
+)
+def test_light_wake_only_once_verified_and_never_replacing_serving_pods(
+    status, current, wanted, expected
+):
+    assert light_wake(status, current, wanted) == expected

@@ -83,6 +83,17 @@ def test_newest_verdict_wins_across_pods_and_restarts():
     assert verdict([pod(init=old), pod(init=new)]).reason == "Verified"
 
 
+def test_a_predictor_serving_without_the_fetch_step_reports_its_refusal():
+    refusal = json.dumps({"reason": "ChecksumMismatch", "message": "sha256 mismatch"})
+    verified_first = fetch_terminated(json.dumps(VERIFIED), 0, T0)
+    predictor = {"name": "predictor", "lastState": {"terminated": {
+        "exitCode": 1, "message": refusal, "finishedAt": T1}}}  # fmt: skip
+    assert verdict([pod(main=predictor)]).reason == "ChecksumMismatch"
+    assert verdict([pod(init=verified_first), pod(main=predictor)]).reason == "ChecksumMismatch"
+    drained = {"name": "predictor", "lastState": {"terminated": {"exitCode": 0, "finishedAt": T1}}}
+    assert verdict([pod(init=verified_first, main=drained)]).verified
+
+
 def test_unparsable_message_is_reported_as_is():
     found = verdict([pod(init=fetch_terminated("Traceback: boom", 1))])
     assert found.reason == "VerificationFailed"
