@@ -24,18 +24,19 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     ns = args.namespace
     if args.version:
-        targets = [resources.version_name(args.model, args.version)]
+        targets = [resources.require_version(ns, args.model, args.version)["metadata"]["name"]]
     else:
         targets = [v["metadata"]["name"] for v in resources.versions_of(ns, args.model)]
+        if not targets:
+            resources.require_model(ns, args.model)
     for name in targets:
         if not resources.call(
             f"deleting {name}", kube.delete, resources.ref(MODEL_VERSION, ns, name)
         ):
-            raise CommandError(f"no ModelVersion {name} in namespace {ns}")
+            raise CommandError(f"ModelVersion {name} in namespace {ns} was deleted meanwhile")
         print(f"deleted ModelVersion {name}")
-    if not args.version:
-        if resources.call("deleting", kube.delete, resources.ref(MODEL, ns, args.model)):
-            print(f"deleted Model {args.model}")
-        elif not targets:
-            raise CommandError(f"no Model {args.model} in namespace {ns}")
+    if not args.version and resources.call(
+        "deleting", kube.delete, resources.ref(MODEL, ns, args.model)
+    ):
+        print(f"deleted Model {args.model}")
     return 0

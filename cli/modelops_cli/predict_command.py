@@ -57,6 +57,10 @@ def predict(
     """Predictions through the API server: its service proxy when the Service's endpoints
     are the version's pods, else (a version at zero, a split) the activator's pod proxy,
     told which Service the request is for."""
+    if version:
+        resources.require_version(namespace, model, version)
+    else:
+        resources.require_model(namespace, model)
     service = (
         names.predictor(resources.version_name(model, version))
         if version

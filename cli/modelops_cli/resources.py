@@ -8,7 +8,7 @@ from typing import Any
 
 from modelops_cli.errors import CommandError
 from modelops_operator import kube
-from modelops_operator.api import API_VERSION, MODEL, MODEL_VERSION, Kind
+from modelops_operator.api import API_VERSION, MODEL, MODEL_VERSION, TRAINING_JOB, Kind
 
 
 def version_name(model: str, version: str) -> str:
@@ -39,6 +39,56 @@ def call(what: str, fn: Any, *args: Any) -> Any:
         raise CommandError(f"{what}: {err}") from err
     except OSError as err:
         raise CommandError(f"{what}: cannot reach the Kubernetes API: {err}") from err
+
+
+# --- a missing name, answered in the user's words: what exists, and what to do ------------
+
+_HINTS = {  # (kind, any exist?) -> the next command
+    (MODEL.kind, False): "deploy one with: modelops deploy FILE --model NAME -n {ns}",
+    (MODEL.kind, True): "check the name, or give the Model's namespace with -n",
+    (MODEL_VERSION.kind, False): "add one with: modelops deploy FILE --model {model} -n {ns}",
+    (MODEL_VERSION.kind, True): "modelops versions {model} -n {ns} shows them",
+    (TRAINING_JOB.kind, False): "start one with: modelops train submit ... -n {ns}",
+    (TRAINING_JOB.kind, True): "modelops train list -n {ns} shows them",
+}
+_LISTED = 20
+
+
+def not_found(kind: Kind, namespace: str, name: str, existing: list[str], model: str = "") -> str:
+    """E.g. ``no Model `nope` in namespace `x`; the Models there: a, b (...)``."""
+    subject = f"no version `{name}` of Model `{model}`" if model else f"no {kind.kind} `{name}`"
+    if existing:
+        shown = ", ".join(existing[:_LISTED])
+        if len(existing) > _LISTED:
+            shown += f" and {len(existing) - _LISTED} more"
+        there = f"its versions: {shown}" if model else f"the {kind.kind}s there: {shown}"
+    else:
+        there = f"Model `{model}` has no versions" if model else f"there are no {kind.kind}s"
+    hint = _HINTS[kind.kind, bool(existing)].format(ns=namespace, model=model)
+    return f"{subject} in namespace `{namespace}`; {there} ({hint})"
+
+
+def names_of(kind: Kind, namespace: str) -> list[str]:
+    listed = call(f"listing {kind.kind}s", kube.request, "GET", ref(kind, namespace).path())
+    return sorted(str(o["metadata"]["name"]) for o in listed.get("items") or [])
+
+
+def require_model(namespace: str, name: str) -> dict[str, Any]:
+    """The Model, or a CommandError naming the Models that exist."""
+    found = get_model(namespace, name)
+    if found is None:
+        raise CommandError(not_found(MODEL, namespace, name, names_of(MODEL, namespace)))
+    return found
+
+
+def require_version(namespace: str, model: str, version: str) -> dict[str, Any]:
+    """Version ``version`` of ``model``, or a CommandError naming its versions."""
+    name = version_name(model, version)
+    found = get_version(namespace, name)
+    if found is None or (found.get("spec") or {}).get("model") != model:
+        existing = [str(v["metadata"]["name"]) for v in versions_of(namespace, model)]
+        raise CommandError(not_found(MODEL_VERSION, namespace, name, existing, model=model))
+    return found
 
 
 def get_model(namespace: str, name: str) -> dict[str, Any] | None:

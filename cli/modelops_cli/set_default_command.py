@@ -6,9 +6,8 @@ import argparse
 from typing import Any
 
 from modelops_cli import resources
-from modelops_cli.errors import CommandError
 from modelops_operator import kube
-from modelops_operator.api import MODEL, MODEL_VERSION
+from modelops_operator.api import MODEL
 
 
 def register(commands: Any) -> None:
@@ -24,14 +23,9 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     ns = args.namespace
     name = None if args.version == "none" else resources.version_name(args.model, args.version)
-    if resources.get_model(ns, args.model) is None:
-        raise CommandError(f"no Model {args.model} in namespace {ns}")
-    if (
-        name
-        and resources.call("reading version", kube.get, resources.ref(MODEL_VERSION, ns, name))
-        is None
-    ):
-        raise CommandError(f"no ModelVersion {name} in namespace {ns}")
+    resources.require_model(ns, args.model)
+    if name:
+        resources.require_version(ns, args.model, name)
     path = resources.ref(MODEL, ns, args.model).path()
     patch = {"spec": {"defaultVersion": name}}
     resources.call("pinning", kube.request, "PATCH", path, patch, "application/merge-patch+json")

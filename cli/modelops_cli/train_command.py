@@ -234,10 +234,8 @@ def run_cancel(args: argparse.Namespace) -> int:
 def run_promote(args: argparse.Namespace) -> int:
     """Label a pending (or rejected) candidate promoted: the Model's rule may then pick it
     (a pin on the Model still wins)."""
-    name = resources.version_name(args.model, args.version)
-    version = resources.get_version(args.namespace, name)
-    if version is None:
-        raise CommandError(f"no ModelVersion {name} in namespace {args.namespace}")
+    version = resources.require_version(args.namespace, args.model, args.version)
+    name = version["metadata"]["name"]
     labels = (version.get("metadata") or {}).get("labels") or {}
     if labels.get(PROMOTION_LABEL) not in ("pending", "rejected"):
         raise CommandError(f"{name} is not held back by the promotion gate: nothing to promote")

@@ -34,7 +34,8 @@ def get_job(namespace: str, name: str) -> dict[str, Any]:
         f"reading TrainingJob {name}", kube.get, resources.ref(TRAINING_JOB, namespace, name)
     )
     if found is None:
-        raise CommandError(f"no TrainingJob {name} in namespace {namespace}")
+        existing = resources.names_of(TRAINING_JOB, namespace)
+        raise CommandError(resources.not_found(TRAINING_JOB, namespace, name, existing))
     return found
 
 

@@ -32,10 +32,11 @@ def rows(model: dict[str, Any] | None, versions: list[dict[str, Any]]) -> list[l
 
 
 def run(args: argparse.Namespace) -> int:
-    table = rows(
-        resources.get_model(args.namespace, args.model),
-        resources.versions_of(args.namespace, args.model),
-    )
+    versions = resources.versions_of(args.namespace, args.model)
+    model = resources.get_model(args.namespace, args.model)
+    if model is None and not versions:
+        resources.require_model(args.namespace, args.model)
+    table = rows(model, versions)
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print(

@@ -77,6 +77,8 @@ def test_deploy_predict_switch_delete(
     assert lines[0].split()[:2] == ["VERSION", "SERVING"]
     assert any(line.split()[:2] == ["ctr-v1", "pinned"] for line in lines)
 
+    said_in_the_users_words(cluster, s3, namespace, rows)
+
     done = modelops(cluster, s3, "delete", "ctr", "v2", "-n", namespace)
     assert done.returncode == 0, done.stderr
     wait_for(lambda: gone(cluster, namespace, "modelversions", "ctr-v2"), timeout=60,
@@ -91,6 +93,32 @@ def test_deploy_predict_switch_delete(
         lambda: not cluster.apps.list_namespaced_deployment(namespace).items,
         timeout=60, what="the predictor Deployments to be collected",
     )  # fmt: skip
+
+
+def said_in_the_users_words(cluster, s3, namespace, rows) -> None:
+    """A name that does not exist is answered with the resource as the user knows it, what
+    exists, and what to do; nothing is changed."""
+    no_model = (
+        f"modelops: no Model `nope` in namespace `{namespace}`; the Models there: ctr "
+        "(check the name, or give the Model's namespace with -n)"
+    )
+    no_version = (
+        f"modelops: no version `ctr-v9` of Model `ctr` in namespace `{namespace}`; its "
+        f"versions: ctr-v1, ctr-v2 (modelops versions ctr -n {namespace} shows them)"
+    )
+    for args, said in [
+        (("predict", "nope", "--instances", str(rows)), no_model),
+        (("versions", "nope"), no_model),
+        (("set-default", "nope", "v1"), no_model),
+        (("delete", "nope"), no_model),
+        (("predict", "ctr", "--instances", str(rows), "--version", "v9"), no_version),
+        (("set-default", "ctr", "v9"), no_version),
+        (("delete", "ctr", "v9"), no_version),
+        (("train", "promote", "ctr", "v9"), no_version),
+    ]:
+        done = modelops(cluster, s3, *args, "-n", namespace)
+        assert (done.returncode, done.stderr.strip()) == (1, said), args
+    assert get(cluster, namespace, "models", "ctr")["spec"]["defaultVersion"] == "ctr-v1"
 
 
 def test_deploy_of_an_unreadable_file_exits_non_zero(cluster, namespace, s3, s3_bucket, tmp_path):

@@ -200,7 +200,8 @@ def test_submit_follow_logs_list_describe_cancel(
         gone = modelops(cluster, *args, "-n", namespace)
         assert gone.returncode == 1
         assert gone.stderr.strip() == (
-            f"modelops: no TrainingJob quick-once in namespace {namespace}"
+            f"modelops: no TrainingJob `quick-once` in namespace `{namespace}`; there are no "
+            f"TrainingJobs (start one with: modelops train submit ... -n {namespace})"
         )
 
 

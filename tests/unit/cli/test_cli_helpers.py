@@ -9,8 +9,9 @@ import pytest
 from modelops_cli.deploy_command import framework_of
 from modelops_cli.errors import CommandError
 from modelops_cli.predict_command import read_instances
-from modelops_cli.resources import version_name
+from modelops_cli.resources import not_found, version_name
 from modelops_cli.versions_command import rows
+from modelops_operator.api import MODEL, MODEL_VERSION, TRAINING_JOB
 
 
 def test_version_names():
@@ -62,3 +63,20 @@ def test_serving_message():
     pinned = {"metadata": {"name": "ctr"}, "spec": {"defaultVersion": "ctr-v1"}, "status": {}}
     assert "pinned version ctr-v1" in serving_message(pinned, "ctr-v2")
     assert "does not serve ctr-v2 yet" in serving_message({"metadata": {"name": "ctr"}}, "ctr-v2")
+
+
+def test_a_missing_name_is_answered_with_what_exists_and_what_to_do():
+    assert not_found(MODEL, "ads", "nope", ["ctr", "iris"]) == (
+        "no Model `nope` in namespace `ads`; the Models there: ctr, iris "
+        "(check the name, or give the Model's namespace with -n)"
+    )
+    assert not_found(MODEL, "ads", "nope", []) == (
+        "no Model `nope` in namespace `ads`; there are no Models "
+        "(deploy one with: modelops deploy FILE --model NAME -n ads)"
+    )
+    assert not_found(MODEL_VERSION, "ads", "ctr-v9", [], model="ctr") == (
+        "no version `ctr-v9` of Model `ctr` in namespace `ads`; Model `ctr` has no versions "
+        "(add one with: modelops deploy FILE --model ctr -n ads)"
+    )
+    many = not_found(TRAINING_JOB, "ads", "x", [f"t{i:02}" for i in range(25)])
+    assert "t19 and 5 more (modelops train list -n ads shows them)" in many
