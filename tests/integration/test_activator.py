@@ -256,6 +256,47 @@ async def test_a_version_that_cannot_start_fails_held_and_new_requests_at_once()
         )
 
 
+async def test_a_route_to_a_version_that_does_not_exist_is_a_503_naming_it() -> None:
+    """A Model left pinned to a deleted version (pruned from Git): its callers, held ones
+    too, hear which version is missing instead of waiting for the bound."""
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    view.replace("modelversions", None, set())  # the first list: no ModelVersion here
+    view.set_exists("ads", "iris-v1", True)
+    async with activator(view, hold_seconds=60) as (client, app):
+        held = asyncio.create_task(client.post("/v1/models/iris:predict"))
+        await _until(lambda: app.stats().versions and app.stats().versions[0].held == 1)
+        view.set_exists("ads", "iris-v1", False)  # deleted while a request waits for it
+        replies = [await held, await client.post("/v1/models/iris:predict")]
+    for reply in replies:
+        assert reply.status_code == 503
+        assert reply.headers["retry-after"] == "5"
+        assert reply.json() == {
+            "reason": "VersionMissing",
+            "error": "version ads/iris-v1 does not exist, but a route names it: check the "
+            "Model's defaultVersion and traffic",
+        }
+
+
+async def test_a_version_heard_of_just_after_its_route_is_served() -> None:
+    """Routes and versions arrive on different watches: a route may name a version a moment
+    before the activator hears of it, and that is no reason to refuse."""
+    async def served(_: Seen) -> bytes:
+        return answer(200, b"served")
+
+    async with upstream(served) as pod:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v2", 100)])
+        view.replace("modelversions", None, set())
+        async with activator(view, hold_seconds=60) as (client, _):
+            sent = asyncio.create_task(client.post("/x"))
+            await asyncio.sleep(0.3)
+            view.set_exists("ads", "iris-v2", True)
+            view.set_pods("ads", "iris-v2", [Pod(pod.address)])
+            reply = await sent
+    assert (reply.status_code, reply.content) == (200, b"served")
+
+
 async def test_a_version_with_no_ready_pod_by_the_bound_is_a_504_saying_what_it_waited_for() -> (
     None
 ):

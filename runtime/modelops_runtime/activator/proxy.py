@@ -50,6 +50,8 @@ _LATENCY_BOUNDS_S = tuple(ms / 1000 for ms in LATENCY_BUCKETS_MS)
 _AVOID_FAILED_S = 2.0
 """After a pod refused a connection, others are preferred for this long."""
 RETRY_AFTER_S = 5
+MISSING_GRACE_S = 2.0
+"""How long a request for a version the activator has not seen waits for news of it."""
 
 
 class Waker(Protocol):
@@ -355,9 +357,7 @@ class Activator:
     async def _hold(self, state: Version) -> str:
         """Wait for a ready pod of the version; the one to send to, or a Refusal."""
         where = f"{state.namespace}/{state.name}"
-        blocker = self.view.blocker(state.namespace, state.name)
-        if blocker is not None:
-            raise self._cannot_start(state, blocker.describe())
+        self._refuse_if_cannot_start(state)
         if state.held >= self.settings.max_held:
             raise Refusal(
                 503,
@@ -366,7 +366,8 @@ class Activator:
                 RETRY_AFTER_S,
             )
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.hold_seconds
+        started = loop.time()
+        deadline = started + self.settings.hold_seconds
         state.held += 1
         if state.wake_started is None:
             self._start_wake(state)
@@ -376,16 +377,20 @@ class Activator:
                 address = self._pick(state, [])
                 if address is not None:
                     return address
-                blocker = self.view.blocker(state.namespace, state.name)
-                if blocker is not None:
-                    raise self._cannot_start(state, blocker.describe())
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+                self._refuse_if_cannot_start(state)
+                now = loop.time()
+                until = deadline
+                if not self.view.exists(state.namespace, state.name):
+                    # The route may be newer than our news of the version: a moment's grace.
+                    if now - started >= MISSING_GRACE_S:
+                        raise self._missing(state)
+                    until = min(deadline, started + MISSING_GRACE_S)
+                if deadline - now <= 0:
                     raise Refusal(504, "NoReadyPod", self._waited(state))
                 waiter: asyncio.Future[None] = loop.create_future()
                 state.waiters.append(waiter)
                 try:
-                    await asyncio.wait_for(waiter, remaining)
+                    await asyncio.wait_for(waiter, until - now)
                 except TimeoutError:
                     pass
                 finally:
@@ -395,11 +400,23 @@ class Activator:
             if state.held == 0 and not state.candidates and state.wake_started is not None:
                 state.wake_started = None  # given up: the next request asks again
 
-    def _cannot_start(self, state: Version, why: str) -> Refusal:
+    def _refuse_if_cannot_start(self, state: Version) -> None:
+        """Pods that cannot start are said so at once, not at the wait bound."""
+        blocker = self.view.blocker(state.namespace, state.name)
+        if blocker is not None:
+            raise Refusal(
+                503,
+                "VersionCannotStart",
+                f"version {state.namespace}/{state.name} cannot start a pod: {blocker.describe()}",
+                RETRY_AFTER_S,
+            )
+
+    def _missing(self, state: Version) -> Refusal:
         return Refusal(
             503,
-            "VersionCannotStart",
-            f"version {state.namespace}/{state.name} cannot start a pod: {why}",
+            "VersionMissing",
+            f"version {state.namespace}/{state.name} does not exist, but a route names it: "
+            "check the Model's defaultVersion and traffic",
             RETRY_AFTER_S,
         )
 

@@ -51,6 +51,9 @@ class ClusterView:
         """(namespace, slice name) -> ((namespace, version), pods)"""
         self._pods: dict[Key, tuple[Pod, ...]] = {}
         self._blockers: dict[Key, Blocker] = {}
+        self._versions: set[Key] | None = None
+        """The ModelVersions that exist, once a list of them arrived (None: not known,
+        e.g. the static mode)."""
         self._listeners: list[Listener] = []
         self.synced: set[str] = set()
         """The kinds whose first list has arrived (services, endpointslices, modelversions)."""
@@ -65,6 +68,10 @@ class ClusterView:
 
     def blocker(self, namespace: str, version: str) -> Blocker | None:
         return self._blockers.get((namespace, version))
+
+    def exists(self, namespace: str, version: str) -> bool:
+        """False only when the version is known not to exist (a route left naming it)."""
+        return self._versions is None or (namespace, version) in self._versions
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -109,6 +116,14 @@ class ClusterView:
             self._blockers[key] = blocker
             self._changed(key)
 
+    def set_exists(self, namespace: str, version: str, exists: bool) -> None:
+        key = (namespace, version)
+        known = self._versions if self._versions is not None else set()
+        self._versions = known
+        if exists != (key in known):
+            (known.add if exists else known.discard)(key)
+            self._changed(key)
+
     def replace(self, kind: str, namespace: str | None, keys: set[Key]) -> None:
         """After a fresh list of ``kind`` (in ``namespace``, or all): forget what the list
         no longer has (objects deleted while no watch was open)."""
@@ -122,6 +137,9 @@ class ClusterView:
         elif kind == "modelversions":
             for key in [k for k in self._blockers if inside(k) and k not in keys]:
                 self.set_blocker(key[0], key[1], None)
+            self._versions = self._versions if self._versions is not None else set()
+            for key in [k for k in self._versions if inside(k) and k not in keys]:
+                self.set_exists(key[0], key[1], False)
 
     def _changed(self, version: Key) -> None:
         for listener in self._listeners:

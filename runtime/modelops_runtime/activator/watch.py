@@ -253,6 +253,7 @@ class Watcher:
         else:
             (namespace, name), blocker = version_blocker(obj)
             view.set_blocker(namespace, name, None if deleted else blocker)
+            view.set_exists(namespace, name, not deleted)
 
     def _replace(self, kind: str, namespace: str | None, items: list[dict[str, Any]]) -> None:
         keys: set[Key] = set()
