@@ -131,7 +131,7 @@ def test_an_artifact_changed_after_verification_is_refused_when_the_version_wake
 ):
     """The artifact is checked again on every wake (pinned to the verified sha256): bytes
     replaced in the store after verification are a ChecksumMismatch, never served."""
-    idle = {"minReplicas": 0, "maxReplicas": 1, "idleTimeoutSeconds": 5,
+    idle = {"minReplicas": 0, "maxReplicas": 1, "idleTimeoutSeconds": 10,
             "scaleDownDelaySeconds": 0}  # fmt: skip
     versions_ready(cluster, namespace, s3, s3_bucket, iris, "iris", ["iris-v1"], idle)
     wait_condition(cluster, namespace, "modelversions", "iris-v1", "Active", "False",
