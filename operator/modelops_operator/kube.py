@@ -109,6 +109,12 @@ def _client() -> Any:
     return _local.client
 
 
+def use_client(api_client: Any) -> None:
+    """Talk to the API through ``api_client`` in this thread: a client configured otherwise
+    than by the kubeconfig or the pod's account (an Airflow connection's)."""
+    _local.client = api_client
+
+
 def request(
     method: str,
     path: str,
