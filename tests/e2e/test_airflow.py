@@ -164,7 +164,7 @@ def test_a_daily_dag_promotes_a_better_model_and_stops_a_worse_one_with_the_reas
     model = get(cluster, namespace, "models", "ctr")
     assert model["status"]["servingVersion"] == first
 
-    weaker = {**ctr_inputs, "max_depth": 1, "n_estimators": 2}
+    weaker = {**ctr_inputs, "max_depth": 1, "n_estimators": 1}
     states, xcoms = airflow.dag_test(SECOND, weaker)
     assert states == {"train": "success", "promote": "skipped", "serving": "skipped"}, xcoms
     second = xcoms["train.version"]
