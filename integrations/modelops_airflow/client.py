@@ -3,6 +3,7 @@ CLI's readers, talking through the client of an Airflow Kubernetes connection.""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -85,8 +86,6 @@ def get_version(namespace: str, name: str) -> dict[str, Any] | None:
 def label_version(namespace: str, name: str, label: str, decision: dict[str, Any]) -> None:
     """Let the gate's decision take effect: the label the Model's rule reads, and the
     decision recorded beside it (as the operator records its own)."""
-    import json
-
     patch: dict[str, Any] = {"metadata": {"labels": {PROMOTION_LABEL: label}}}
     if decision:
         patch["metadata"]["annotations"] = {

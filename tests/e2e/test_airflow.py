@@ -32,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = sorted((REPO_ROOT / "hack" / "airflow").glob("constraints-*.txt"))[-1]
 FIRST, SECOND = date(2025, 1, 15), date(2025, 1, 16)
 ROWS_PER_DAY = 400
+DAGS = REPO_ROOT / "examples" / "airflow"
 
 
 def airflow_venv() -> Path:
@@ -74,7 +75,9 @@ def ctr_inputs(s3: S3, s3_bucket: str, tmp_path: Path) -> dict[str, str]:
 class Airflow:
     """``airflow`` commands in a temporary AIRFLOW_HOME, with the repo's packages."""
 
-    def __init__(self, venv: Path, home: Path, cluster: Cluster, namespace: str) -> None:
+    def __init__(
+        self, venv: Path, home: Path, cluster: Cluster, namespace: str, dags: Path = DAGS
+    ) -> None:
         self.venv = venv
         self.home = home
         connection = {
@@ -90,7 +93,7 @@ class Airflow:
             "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
             "HOME": os.environ.get("HOME", str(home)),
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "examples" / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW_CONN_KUBERNETES_DEFAULT": json.dumps(connection),
@@ -113,14 +116,16 @@ class Airflow:
         )
         return output
 
-    def dag_test(self, day: date, conf: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    def dag_test(
+        self, day: date, conf: dict[str, Any], dag: str = "ctr_daily"
+    ) -> tuple[dict[str, str], dict[str, Any]]:
         """One DAG run: each task's state, and each task's XComs (``task.key``)."""
-        self.run("dags", "test", "ctr_daily", day.isoformat(), "--conf", json.dumps(conf))
+        self.run("dags", "test", dag, day.isoformat(), "--conf", json.dumps(conf))
         with sqlite3.connect(self.home / "airflow.db") as db:
             run_id = next(
                 rid
                 for rid, when in db.execute(
-                    "SELECT run_id, logical_date FROM dag_run WHERE dag_id = 'ctr_daily'"
+                    "SELECT run_id, logical_date FROM dag_run WHERE dag_id = ?", (dag,)
                 )
                 if str(when).startswith(day.isoformat())
             )
@@ -178,3 +183,73 @@ def test_a_daily_dag_promotes_a_better_model_and_stops_a_worse_one_with_the_reas
     assert refused["metadata"]["labels"]["modelops.dev/promotion"] == "rejected"
     model = get(cluster, namespace, "models", "ctr")
     assert model["status"]["servingVersion"] == first
+
+
+VERSION_GATE_DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from modelops_airflow.operators import ModelOpsCreateVersionOperator, ModelOpsPromoteOperator
+from modelops_airflow.sensors import ModelOpsServingSensor
+
+with DAG("version_gate", schedule=None, start_date=datetime(2025, 1, 1),
+         params={"uri": "", "sha256": ""}) as dag:
+    create = ModelOpsCreateVersionOperator(
+        task_id="create", model="tiny", version="v1", artifact_uri="{{ params.uri }}",
+        sha256="{{ params.sha256 }}", held=True, deferrable=True, poll_interval=2)
+    promote = ModelOpsPromoteOperator(
+        task_id="promote", model="tiny", version=create.output["version"],
+        policy={"metric": "auc", "goal": "maximize"})
+    serving = ModelOpsServingSensor(
+        task_id="serving", model="tiny", version=promote.output["version"], poke_interval=2,
+        timeout=300)
+    create >> promote >> serving
+"""
+
+
+def test_a_version_from_an_artifact_is_validated_held_then_let_through_by_the_gate(
+    cluster: Cluster,
+    namespace: str,
+    s3: S3,
+    s3_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model trained here, uploaded as ``modelops deploy`` uploads it; the DAG creates its
+    version held back, waits (deferred) until it is Ready, and the gate on demand promotes
+    it (nothing serves yet), after which the Model serves it."""
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from modelops_cli.deploy_command import upload
+
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    joblib.dump(model, tmp_path / "model.joblib")
+    uri, sha256, _ = upload(tmp_path / "model.joblib", f"s3://{s3_bucket}/models", "tiny", "v1")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "version_gate.py").write_text(VERSION_GATE_DAG)
+    airflow = Airflow(airflow_venv(), tmp_path / "airflow-home", cluster, namespace, dags)
+    airflow.home.mkdir()
+    airflow.run("db", "migrate")
+
+    states, xcoms = airflow.dag_test(FIRST, {"uri": uri, "sha256": sha256}, "version_gate")
+    assert states == {"create": "success", "promote": "success", "serving": "success"}, xcoms
+    assert xcoms["create.version"] == "tiny-v1"
+    assert xcoms["create.promotion"] == "pending"
+    assert xcoms["create.url"]
+    decision = xcoms["promote.promotion"]
+    assert (decision["decision"], decision["reason"]) == (
+        "Promoted",
+        "no version serves the Model yet",
+    )
+    version = get(cluster, namespace, "modelversions", "tiny-v1")
+    assert version["metadata"]["labels"]["modelops.dev/promotion"] == "promoted"
+    recorded = json.loads(version["metadata"]["annotations"]["modelops.dev/promotion-decision"])
+    assert recorded == decision
+    assert get(cluster, namespace, "models", "tiny")["status"]["servingVersion"] == "tiny-v1"
