@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help install lint lint-python lint-generated crds crds-check chart-lint \
+.PHONY: help install airflow-venv lint lint-python lint-generated crds crds-check chart-lint \
         test test-unit bench operator-run demo demo-clean clean
 
 help: ## list the targets
@@ -32,14 +32,31 @@ $(FAKE_GCS):
 
 install: $(VENV)/.installed $(FAKE_GCS) ## create .venv with everything the tests need
 
+# Airflow 3 in a virtual environment of its own, for the Airflow operators' end-to-end test
+# (its pins never bend constraints.txt); keyed by the Airflow version and the pins' content.
+AIRFLOW_VERSION := 3.3.2
+AIRFLOW_CONSTRAINTS := hack/airflow/constraints-$(AIRFLOW_VERSION).txt
+AIRFLOW_VENV := $(MODELOPS_CACHE)/airflow-$(AIRFLOW_VERSION)-$(shell sha256sum $(AIRFLOW_CONSTRAINTS) | cut -c1-12)
+export MODELOPS_AIRFLOW_VENV := $(AIRFLOW_VENV)
+
+$(AIRFLOW_VENV)/.installed: $(AIRFLOW_CONSTRAINTS)
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet -c $(AIRFLOW_CONSTRAINTS) \
+	    apache-airflow==$(AIRFLOW_VERSION) apache-airflow-providers-cncf-kubernetes
+	touch $@
+
+airflow-venv: $(AIRFLOW_VENV)/.installed ## Airflow 3 in its own venv, cached under ~/.cache/modelops/airflow-*
+
 clean: ## remove the venv and caches inside the repo
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # --- checks -------------------------------------------------------------------------------
 lint: install lint-python lint-generated ## ruff, mypy --strict, import contracts, generated-file drift, helm lint
 
-PY_DIRS := $(wildcard contracts runtime operator cli tests bench examples hack)
-PY_TYPED := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli) \
+PY_DIRS := $(wildcard contracts runtime operator cli integrations tests bench examples hack)
+PY_TYPED := $(wildcard contracts/modelops_contracts runtime/modelops_runtime operator/modelops_operator cli/modelops_cli \
+            integrations/modelops_airflow) \
             hack/image_contents.py
 
 lint-python:
@@ -73,7 +90,7 @@ test-unit: install ## unit, API and process tests only (no cluster needed)
 # reuses) the local cluster and its S3 server, builds the images, lints, then runs every
 # test with the cluster tests required (a skipped cluster test is a failure). The cluster
 # stays up afterwards for the next run; `make cluster-down` stops it.
-test: install cluster-binaries cluster-up images ## lint and every test, cluster tests included
+test: install airflow-venv cluster-binaries cluster-up images ## lint and every test, cluster tests included
 	$(MAKE) lint
 	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 

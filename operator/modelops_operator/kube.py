@@ -109,6 +109,12 @@ def _client() -> Any:
     return _local.client
 
 
+def use_client(api_client: Any) -> None:
+    """Talk to the API through ``api_client`` in this thread: a client configured otherwise
+    than by the kubeconfig or the pod's account (an Airflow connection's)."""
+    _local.client = api_client
+
+
 def request(
     method: str,
     path: str,
@@ -121,23 +127,46 @@ def request(
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    api = _client()
-    serialized = api.param_serialize(
-        method, path, query_params=list((query or {}).items()), body=body,
-        header_params={"Content-Type": content_type, "Accept": "application/json",
-                       **(headers or {})},
-        auth_settings=["BearerToken"],
-    )  # fmt: skip
+    header_params = {"Content-Type": content_type, "Accept": "application/json", **(headers or {})}
     try:
-        response = api.call_api(*serialized, _request_timeout=TIMEOUT)
-        response.read()
+        status, data = _call(
+            _client(), method, path, query=list((query or {}).items()), headers=header_params,
+            body=body,
+        )  # fmt: skip
     except ApiException as err:
         raise KubeError(int(err.status or 0), _message(err.body)) from err
     except (HTTPError, OSError) as err:
         raise KubeError(0, f"no answer from the API server: {err}") from err
-    if response.status >= 400:
-        raise KubeError(int(response.status), _message(response.data))
-    return dict(json.loads(response.data or b"{}"))
+    if status >= 400:
+        raise KubeError(status, _message(data))
+    return dict(json.loads(data or b"{}"))
+
+
+def _call(
+    api: Any,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]],
+    headers: dict[str, str],
+    body: Any,
+) -> tuple[int, Any]:
+    """One request through either generation of the Kubernetes client: from v37 a call is
+    serialized first (``param_serialize``); before, ``call_api`` takes it whole (Airflow's
+    Kubernetes provider pins a client below v37)."""
+    if hasattr(api, "param_serialize"):
+        serialized = api.param_serialize(
+            method, path, query_params=query, body=body, header_params=headers,
+            auth_settings=["BearerToken"],
+        )  # fmt: skip
+        response = api.call_api(*serialized, _request_timeout=TIMEOUT)
+        response.read()
+        return int(response.status), response.data
+    raw = api.call_api(
+        path, method, query_params=query, header_params=headers, body=body,
+        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=TIMEOUT,
+    )  # fmt: skip
+    return int(raw.status), raw.data
 
 
 def stream(path: str, query: dict[str, str] | None = None) -> Iterator[bytes]:

@@ -200,6 +200,14 @@ class TrainingJobSpec:
         maxLength=200,
     )
     schedule: Schedule | None = prop("Run on a schedule instead of once.", default=None)
+    run_date: str | None = prop(
+        "The time a single run is for (RFC 3339, e.g. 2025-01-15T00:00:00Z: an Airflow DAG "
+        "run's logical date), given to the trainer as MODELOPS_RUN_DATE. Default: the "
+        "TrainingJob's creation. A schedule's runs take their tick instead.",
+        default=None,
+        format="date-time",
+        maxLength=64,
+    )
     promotion: Promotion | None = prop(
         "Compare each new version with the serving one before it may serve. Unset: every "
         "new Ready version serves (the Model's usual rule).",
@@ -219,6 +227,10 @@ class TrainingJobSpec:
         (
             "!(has(self.schedule) && has(self.hyperparameters))",
             "a scheduled search is not supported: give schedule or hyperparameters",
+        ),
+        (
+            "!(has(self.schedule) && has(self.runDate))",
+            "runDate is for a single run, not a schedule",
         ),
     ]
 

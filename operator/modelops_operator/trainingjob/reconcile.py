@@ -129,7 +129,8 @@ def _inputs(
     if serving is not None:
         uri = str(((serving.get("spec") or {}).get("artifact") or {}).get("uri") or "")
         baseline = Baseline(str(serving["metadata"]["name"]), uri) if uri else None
-    run_date = "" if spec.schedule else str(body["metadata"].get("creationTimestamp") or "")
+    created = str(body["metadata"].get("creationTimestamp") or "")
+    run_date = "" if spec.schedule else (spec.run_date or created)
     return TrainerInputs(
         owner, spec, image, output, run_date, baseline,
         settings.storage_secret, settings.image_pull_policy,
