@@ -281,6 +281,7 @@ async def test_a_route_to_a_version_that_does_not_exist_is_a_503_naming_it() -> 
 async def test_a_version_heard_of_just_after_its_route_is_served() -> None:
     """Routes and versions arrive on different watches: a route may name a version a moment
     before the activator hears of it, and that is no reason to refuse."""
+
     async def served(_: Seen) -> bytes:
         return answer(200, b"served")
 
