@@ -51,24 +51,22 @@ from tests.models import Trained
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
 
 CHART = REPO_ROOT / "charts" / "modelops"
-TEST_RULES = {
-    "monitoring.rules.for.errorRatio": "0s",
-    "monitoring.rules.for.clientErrorRatio": "0s",
-    "monitoring.rules.for.latency": "0s",
-    "monitoring.rules.for.versionNotReady": "0s",
-    "monitoring.rules.for.trainingFailed": "0s",
-    "monitoring.rules.clientErrorRatio": "0.1",
-    "monitoring.rules.latencyP99Seconds": "0.000001",
-}
+TEST_RULES: dict[str, object] = {
+    "monitoring.rules.for": {"errorRatio": "0s", "clientErrorRatio": "0s", "latency": "0s",
+                             "versionNotReady": "0s", "trainingFailed": "0s"},
+    "monitoring.rules.clientErrorRatio": 0.1,
+    "monitoring.rules.latencyP99Seconds": 0.000001,
+}  # fmt: skip
 IDLE = {"minReplicas": 0, "maxReplicas": 1, "idleTimeoutSeconds": 10, "scaleDownDelaySeconds": 0}
 FIXED = {"minReplicas": 1, "maxReplicas": 1}
 GOOD_ROWS = [[0.1, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 2.0]]
 REFUSED_ROWS = [[1.0, 2.0]]  # the trained model takes four features
 
 
-def rendered(template: str, values: dict[str, str] | None = None) -> dict[str, Any]:
+def rendered(template: str, values: dict[str, object] | None = None) -> dict[str, Any]:
     """One manifest of the chart, as ``helm template`` renders it."""
-    sets = [arg for key, value in (values or {}).items() for arg in ("--set", f"{key}={value}")]
+    sets = [arg for key, value in (values or {}).items()
+            for arg in ("--set-json", f"{key}={json.dumps(value)}")]  # fmt: skip
     done = subprocess.run(
         [helm_binary(), "template", "modelops", str(CHART), "--namespace", "modelops-system",
          "--kube-version", "1.33.0", "--show-only", f"templates/{template}", *sets],
