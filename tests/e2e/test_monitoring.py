@@ -131,8 +131,9 @@ def test_the_dashboard_shows_a_served_model_and_each_alert_fires_on_what_it_watc
 
     # The trained version serves once Ready, then idles to zero: the load's first requests
     # wake it (a cold start through the activator).
-    wait_condition(cluster, namespace, "modelversions", "tiny-once", "Ready", "True",
+    wait_condition(cluster, namespace, "trainingjobs", "tiny-once", "Succeeded", "True",
                    timeout=RUN_TIMEOUT)  # fmt: skip
+    wait_condition(cluster, namespace, "modelversions", "tiny-once", "Ready", "True")
     wait_condition(cluster, namespace, "modelversions", "tiny-once", "Active", "False",
                    "ScaledToZero", timeout=180)  # fmt: skip
     wait_for(lambda: not pods_of(cluster, namespace, "tiny-once", terminating=True),
