@@ -81,16 +81,18 @@ chart-lint: $(HELM) ## helm lint and render the chart
 	$(HELM) lint --strict charts/modelops
 	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 >/dev/null
 	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 --set "watchNamespaces={a,b}" >/dev/null
+	$(HELM) template modelops charts/modelops --namespace modelops-system --kube-version 1.33.0 --set monitoring.prometheusOperator=always >/dev/null
 
 # --- tests --------------------------------------------------------------------------------
 test-unit: install ## unit, API and process tests only (no cluster needed)
 	$(PY) -m pytest -m 'not cluster' -q $(PYTEST_ARGS)
 
-# The whole suite on a fresh machine: builds or reuses the pinned binaries, starts (or
-# reuses) the local cluster and its S3 server, builds the images, lints, then runs every
-# test with the cluster tests required (a skipped cluster test is a failure). The cluster
-# stays up afterwards for the next run; `make cluster-down` stops it.
-test: install airflow-venv cluster-binaries cluster-up images ## lint and every test, cluster tests included
+# The whole suite on a fresh machine: builds or reuses the pinned binaries (and the
+# Prometheus of the monitoring tests, and Airflow's venv), starts (or reuses) the local
+# cluster and its S3 server, builds the images, lints, then runs every test with the
+# cluster tests required (a skipped cluster test is a failure). The cluster stays up
+# afterwards for the next run; `make cluster-down` stops it.
+test: install airflow-venv cluster-binaries $(PROMETHEUS) cluster-up images ## lint and every test, cluster tests included
 	$(MAKE) lint
 	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (or reuse) the pinned cluster binaries from the Go module proxy.
-# Usage: build-binaries.sh [kubernetes|etcd|helm|minio|pause|all]...
+# Usage: build-binaries.sh [kubernetes|etcd|helm|minio|pause|crictl|coredns|prometheus|all]...
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -27,13 +27,14 @@ build_kubernetes() {
     log "kubernetes $K8S_VERSION: built into $out"
 }
 
-# go build one package of a build module under hack/build/<mod> into <dest>/<name>.
+# go build one package of a build module under hack/build/<mod> into <dest>/<name>
+# (with the build tags <tags>, if given).
 build_tool() {
-    local mod="$1" pkg="$2" dest="$3" name="$4" ld="${5:--s -w}"
+    local mod="$1" pkg="$2" dest="$3" name="$4" ld="${5:--s -w}" tags="${6:-}"
     if [[ -x "$dest/$name" ]]; then log "$name: cached in $dest"; return; fi
     local tmp="$dest.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
     log "$name: building $pkg"
-    (cd "$HACK_DIR/build/$mod" && go build -trimpath -ldflags "$ld" -o "$tmp/$name" "$pkg")
+    (cd "$HACK_DIR/build/$mod" && go build -trimpath -tags "$tags" -ldflags "$ld" -o "$tmp/$name" "$pkg")
     rm -rf "$dest"; mv "$tmp" "$dest"
     log "$name: built into $dest"
 }
@@ -62,6 +63,19 @@ build_coredns() {
         "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
 }
 
+# Prometheus for the monitoring e2e tests: only its Kubernetes service discovery is
+# compiled in (its own remove_all_sd/enable_kubernetes_sd tags), and no web UI assets
+# (without the builtinassets tag): the HTTP API is all the tests use.
+# Its module version v0.3MM.P is Prometheus 3.MM.P (upstream's tagging of the Go module).
+build_prometheus() {
+    local v="github.com/prometheus/common/version" mm patch release
+    mm="${PROMETHEUS_VERSION#v0.}"; patch="${mm#*.}"; mm="${mm%%.*}"
+    release="${mm:0:1}.$((10#${mm:1})).$patch"
+    build_tool prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_DIR" prometheus \
+        "-s -w -X $v.Version=$release -X $v.Revision=module-$PROMETHEUS_VERSION -X $v.Branch=module" \
+        remove_all_sd,enable_kubernetes_sd
+}
+
 build_pause() {
     build_tool pause . "$PAUSE_BIN" pause
 }
@@ -77,6 +91,7 @@ case_all() {
             pause) build_pause ;;
             crictl) build_crictl ;;
             coredns) build_coredns ;;
+            prometheus) build_prometheus ;;
             all) build_kubernetes; build_etcd; build_minio; build_pause; build_crictl; build_coredns
                  build_helm ;;
             *) die "unknown target $what" ;;

@@ -18,7 +18,17 @@ export HELM
 $(HELM):
 	$(CLUSTER_SCRIPTS)/build-binaries.sh helm
 
-.PHONY: cluster-deps cluster-binaries cluster-up cluster-down cluster-clean cluster-status kubeconfig \
+# The pinned Prometheus (hack/build/prometheus/go.mod) that scrapes the cluster in the
+# monitoring e2e tests, built on first use; the tests find it through MODELOPS_PROMETHEUS.
+ifeq ($(origin PROMETHEUS),undefined)
+PROMETHEUS := $(shell bash -c 'source $(CLUSTER_SCRIPTS)/lib.sh && echo "$$PROMETHEUS_DIR/prometheus"')
+endif
+export MODELOPS_PROMETHEUS := $(PROMETHEUS)
+
+$(PROMETHEUS):
+	$(CLUSTER_SCRIPTS)/build-binaries.sh prometheus
+
+.PHONY: prometheus cluster-deps cluster-binaries cluster-up cluster-down cluster-clean cluster-status kubeconfig \
         s3-env s3-env-file images images-load image-base image-runtime image-operator
 
 cluster-deps: ## install the Debian packages the local cluster needs (apt-get)
@@ -26,6 +36,8 @@ cluster-deps: ## install the Debian packages the local cluster needs (apt-get)
 
 cluster-binaries: ## build (or reuse) the pinned Kubernetes, etcd, MinIO, crictl, Helm, pause binaries
 	$(CLUSTER_SCRIPTS)/build-binaries.sh all
+
+prometheus: $(PROMETHEUS) ## build (or reuse) the pinned Prometheus the monitoring tests run
 
 cluster-up: ## start the test cluster and its S3 server (reuses whatever is running or cached)
 	$(CLUSTER_SCRIPTS)/cluster.sh up

@@ -21,6 +21,7 @@ ETCD_VERSION="$(gomod_version etcd go.etcd.io/etcd/server/v3)"
 HELM_VERSION="$(gomod_version helm helm.sh/helm/v3)"
 CRICTL_VERSION="$(gomod_version crictl sigs.k8s.io/cri-tools)"
 COREDNS_VERSION="$(gomod_version coredns github.com/coredns/coredns)"
+PROMETHEUS_VERSION="$(gomod_version prometheus github.com/prometheus/prometheus)"
 # MinIO has no semver tags: a pseudo-version (v0.0.0-<date>-<commit>).
 MINIO_VERSION="$(gomod_version minio github.com/minio/minio)"
 # The pause program is ours: its version is the constant in its source.
@@ -37,6 +38,7 @@ MINIO_BIN="$MODELOPS_CACHE/minio-$MINIO_VERSION/bin"
 PAUSE_BIN="$MODELOPS_CACHE/pause-$PAUSE_VERSION/bin"
 CRICTL_BIN="$MODELOPS_CACHE/crictl-$CRICTL_VERSION/bin"
 COREDNS_BIN="$MODELOPS_CACHE/coredns-$COREDNS_VERSION/bin"
+PROMETHEUS_DIR="$MODELOPS_CACHE/prometheus-$PROMETHEUS_VERSION"   # holds the `prometheus` binary
 BASE_CACHE="$MODELOPS_CACHE/base-$BASE_SUITE-python3"
 
 # --- runtime state of the cluster ------------------------------------------

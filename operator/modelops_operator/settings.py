@@ -32,6 +32,8 @@ class Settings:
     catches what a lost watch event would leave behind (as controller-runtime's periodic
     resync does)."""
     liveness_port: int = 8081
+    metrics_port: int = 8082
+    """Where ``/metrics`` answers (0: not served)."""
     activator_service: str = "modelops-activator"
     """The activator's Service, in ``operator_namespace``: its pods take the requests of
     versions at zero and of traffic splits."""
@@ -77,6 +79,7 @@ class Settings:
             cluster_domain=env.get("MODELOPS_CLUSTER_DOMAIN", defaults.cluster_domain),
             resync_seconds=float(env.get("MODELOPS_RESYNC_SECONDS", defaults.resync_seconds)),
             liveness_port=int(env.get("MODELOPS_LIVENESS_PORT", defaults.liveness_port)),
+            metrics_port=int(env.get("MODELOPS_METRICS_PORT", defaults.metrics_port)),
             activator_service=env.get("MODELOPS_ACTIVATOR_SERVICE", defaults.activator_service),
             activator_port=int(env.get("MODELOPS_ACTIVATOR_PORT", defaults.activator_port)),
             activator_admin_port=int(

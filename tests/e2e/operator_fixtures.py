@@ -131,6 +131,7 @@ def _local_operator(cluster: Cluster, runtimes: dict[str, str]) -> Iterator[str]
         "MODELOPS_INSTANCE": INSTANCE,
         "MODELOPS_PEERING": "",
         "MODELOPS_LIVENESS_PORT": "18089",
+        "MODELOPS_METRICS_PORT": "0",  # no pod to scrape: the monitoring tests need the chart
     }
     log = tempfile.NamedTemporaryFile("w", prefix="modelops-operator-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(

@@ -64,3 +64,33 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The kopf peering object shared by the replicas of this install. */}}
 {{- define "modelops.peering" -}}modelops-{{ .Values.instance }}{{- end -}}
+
+
+{{/* Where a Prometheus that discovers pods by annotation scrapes (docs/monitoring.md). */}}
+{{- define "modelops.scrapeAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ . | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+
+{{/* Render the Prometheus Operator's objects? "always", "never", or "auto": when the
+cluster serves monitoring.coreos.com/v1/<kind>. */}}
+{{- define "modelops.prometheusOperator" -}}
+{{- $mode := .root.Values.monitoring.prometheusOperator -}}
+{{- if or (eq $mode "always") (and (eq $mode "auto") (.root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The relabelings that name a target by its pod: namespace, pod, and for a predictor
+its Model and ModelVersion (the pod's labels). The same as docs/monitoring.md's. */}}
+{{- define "modelops.podRelabelings" -}}
+- sourceLabels: [__meta_kubernetes_namespace]
+  targetLabel: namespace
+- sourceLabels: [__meta_kubernetes_pod_name]
+  targetLabel: pod
+- sourceLabels: [__meta_kubernetes_pod_label_modelops_dev_model]
+  targetLabel: model
+- sourceLabels: [__meta_kubernetes_pod_label_modelops_dev_version]
+  targetLabel: version
+{{- end -}}

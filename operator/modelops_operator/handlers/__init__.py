@@ -10,6 +10,7 @@ handler acts only in the namespaces this install serves (``Settings.serves``).
 from modelops_operator.handlers import (  # noqa: F401 (registration by import)
     autoscaling,
     indexes,
+    metrics,
     model,
     modelversion,
     namespaces,

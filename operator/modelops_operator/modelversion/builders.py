@@ -252,6 +252,16 @@ def _pod(inputs: PredictorInputs) -> dict[str, Any]:
     return pod
 
 
+def scrape_annotations() -> dict[str, str]:
+    """Where a Prometheus that discovers pods by annotation scrapes the predictor
+    (docs/monitoring.md); the chart's PodMonitor selects the same pods by label."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(names.HTTP_PORT),
+        "prometheus.io/path": "/metrics",
+    }
+
+
 def deployment(inputs: PredictorInputs) -> dict[str, Any]:
     spec = inputs.spec
     selector = names.version_labels(spec.model, inputs.owner.name)
@@ -269,7 +279,10 @@ def deployment(inputs: PredictorInputs) -> dict[str, Any]:
             "replicas": inputs.replicas,
             "selector": {"matchLabels": selector},
             "progressDeadlineSeconds": 600,
-            "template": {"metadata": {"labels": pod_labels}, "spec": _pod(inputs)},
+            "template": {
+                "metadata": {"labels": pod_labels, "annotations": scrape_annotations()},
+                "spec": _pod(inputs),
+            },
         },
     }
 

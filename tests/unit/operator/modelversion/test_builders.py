@@ -63,6 +63,17 @@ def test_deployment_identity_and_ownership():
     assert labels[names.MANAGED_BY] == "modelops"
 
 
+def test_predictor_pods_say_where_prometheus_scrapes_them():
+    template = deployment(inputs(spec()))["spec"]["template"]
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "8080",
+        "prometheus.io/path": "/metrics",
+    }
+    ports = template["spec"]["containers"][0]["ports"]
+    assert ports == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+
+
 def test_user_labels_cannot_override_ours():
     manifest = deployment(inputs(spec(labels={"team": "ads", names.VERSION_LABEL: "x"})))
     labels = manifest["spec"]["template"]["metadata"]["labels"]
