@@ -76,7 +76,8 @@ def test_three_workers_train_one_model_as_good_as_one_worker(tmp_path: Path, ctr
     # Each worker read two of the six training days, none the same.
     days = [line for w in workers for line in w.stdout.splitlines() if " of 3: days " in line]
     shares = [set(line.split(": days ")[1].split(", ")) for line in sorted(days)]
-    assert [len(s) for s in shares] == [2, 2, 2] and len(set.union(*shares)) == 6
+    assert [len(s) for s in shares] == [2, 2, 2]
+    assert len(set.union(*shares)) == 6
     assert "got rank 2" in "".join(w.stdout + w.stderr for w in workers)  # XGBoost's tracker
 
     model = joblib.load(tmp_path / "store" / "ctr" / "group" / "model.joblib")

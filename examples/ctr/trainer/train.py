@@ -87,14 +87,14 @@ def classifier(args: argparse.Namespace) -> Any:
     from xgboost import XGBClassifier
 
     return XGBClassifier(
-            n_estimators=args.n_estimators,
-            max_depth=args.max_depth,
-            learning_rate=args.learning_rate,
-            min_child_weight=args.min_child_weight,
-            tree_method="hist",
-            random_state=args.seed,
-            n_jobs=2,
-        )
+        n_estimators=args.n_estimators,
+        max_depth=args.max_depth,
+        learning_rate=args.learning_rate,
+        min_child_weight=args.min_child_weight,
+        tree_method="hist",
+        random_state=args.seed,
+        n_jobs=2,
+    )
 
 
 def shared_vocabulary(vectorizer: DictVectorizer, world_size: int) -> DictVectorizer:
@@ -141,9 +141,7 @@ def evaluate(model: Any) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from modelops_runtime.training import report_metrics
-
-    from modelops_runtime.training import distributed
+    from modelops_runtime.training import distributed, report_metrics
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     train_days, held_out = window(run_day(), args.days, args.holdout_days)

@@ -235,8 +235,10 @@ def workers_service(inputs: TrainerInputs) -> dict[str, Any]:
         "spec": {
             "clusterIP": "None",
             "publishNotReadyAddresses": True,
-            "selector": {names.TRAINING_JOB_LABEL: inputs.owner.name,
-                         names.COMPONENT: names.TRAINER},  # fmt: skip
+            "selector": {
+                names.TRAINING_JOB_LABEL: inputs.owner.name,
+                names.COMPONENT: names.TRAINER,
+            },
             "ports": [{"name": "tracker", "port": contract.TRACKER_BASE_PORT}],
         },
     }

@@ -172,16 +172,16 @@ def _stuck(pod: dict[str, Any]) -> tuple[str, str] | None:
 
 def _rank(pod: dict[str, Any]) -> int | None:
     """The worker's rank: its Indexed Job completion index (None: a single-pod run)."""
-    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(COMPLETION_INDEX)
-    return int(raw) if str(raw).isdigit() else None
+    raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(COMPLETION_INDEX, ""))
+    return int(raw) if raw.isdigit() else None
 
 
 def _failed_first(pod: dict[str, Any]) -> tuple[int, str, int]:
     """Sort key: the newest attempt first, and in it the pod whose trainer ended first
     (the one that broke the collective; its peers fail after it); in the same second, a
     worker killed (for memory, by a signal) before one that saw its peer go."""
-    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES)
-    attempt = int(raw) if str(raw).isdigit() else 0
+    raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES, ""))
+    attempt = int(raw) if raw.isdigit() else 0
     terminated = _terminated(pod)
     failed = terminated is not None and bool(terminated.get("exitCode") or terminated.get(
         "reason") == "OOMKilled")  # fmt: skip

@@ -161,13 +161,13 @@ def collective(
     from xgboost.tracker import RabitTracker
 
     tracker = None
-    if me.rank == 0:
-        tracker = RabitTracker(
-            n_workers=me.world_size, host_ip=me.address or _resolve(me.tracker_host, join_timeout),
-            port=me.port, sortby="task", timeout=join_timeout,
-        )  # fmt: skip
+    if me.rank == 0:  # its own address: its DNS record may not be there yet
+        host = me.address or _resolve(me.tracker_host, join_timeout)
+        tracker = RabitTracker(n_workers=me.world_size, host_ip=host, port=me.port,
+                               sortby="task", timeout=join_timeout)  # fmt: skip
         tracker.start()
-    host = _resolve(me.tracker_host, join_timeout)
+    else:
+        host = _resolve(me.tracker_host, join_timeout)
     _say(f"worker {me.rank} of {me.world_size} joins the tracker at {host}:{me.port}")
     args: dict[str, str | int] = {
         "dmlc_communicator": "rabit",

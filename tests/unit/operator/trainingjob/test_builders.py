@@ -133,7 +133,8 @@ def test_the_produced_version_belongs_to_the_model_and_names_its_run():
 def test_one_worker_is_the_single_pod_job_with_no_worker_fields():
     manifest = job(inputs(), "ctr-daily")
     spec = manifest["spec"]
-    assert "completionMode" not in spec and "backoffLimitPerIndex" not in spec
+    assert "completionMode" not in spec
+    assert "backoffLimitPerIndex" not in spec
     assert "subdomain" not in pod(manifest)
     assert "MODELOPS_RANK" not in env_of(pod(manifest)["containers"][0])
 
@@ -152,10 +153,16 @@ def test_n_workers_are_one_indexed_job_that_retries_the_whole_group():
     assert container["resources"] == {"limits": {"memory": "1Gi"}}  # per worker
     found = env_of(container)
     assert found["MODELOPS_WORLD_SIZE"] == "3"
-    assert found["MODELOPS_RANK"] == {"fieldRef": {
-        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}
-    assert found["MODELOPS_ATTEMPT"] == {"fieldRef": {
-        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-index-failure-count']"}}
+    assert found["MODELOPS_RANK"] == {
+        "fieldRef": {
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+        }
+    }
+    assert found["MODELOPS_ATTEMPT"] == {
+        "fieldRef": {
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-index-failure-count']"
+        }
+    }
     assert found["MODELOPS_TRACKER_HOST"] == "$(MODELOPS_JOB_NAME)-0.ctr-daily-workers"
     assert found["MODELOPS_TRACKER_PORT"] == "9091"
     assert found["MODELOPS_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
