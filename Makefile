@@ -78,7 +78,7 @@ test: install cluster-binaries cluster-up images ## lint and every test, cluster
 	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 BENCH ?= predictor
-bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator; docs/benchmarks.md)
+bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator|serving|distributed; docs/benchmarks.md)
 	$(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 # --- the operator and the demo ------------------------------------------------------------
