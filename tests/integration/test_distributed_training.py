@@ -5,9 +5,12 @@ scores as a single worker's on all the days."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +24,9 @@ from modelops_contracts.training import (
     TRACKER_HOST,
     TRACKER_PORT,
     TRAINED,
+    TRAINER_FAILED,
     WORLD_SIZE,
+    TrainingResult,
 )
 from tests.integration.training import CTR_EXAMPLE, Run, in_image, train
 
@@ -86,3 +91,62 @@ def test_three_workers_train_one_model_as_good_as_one_worker(tmp_path: Path, ctr
     assert model[0].feature_names_ == alone[0].feature_names_
     assert model[-1].get_booster().num_boosted_rounds() == 40
     assert chief.result.metrics["auc"] == pytest.approx(single.result.metrics["auc"], abs=0.005)
+
+
+def trainer_children(parent: int) -> list[int]:
+    """The processes running ``python -m trainer.train`` under an entrypoint process."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and b"\0-m\0trainer.train" in line:
+            found.append(int(pid))
+    return found
+
+
+def test_a_worker_lost_mid_training_fails_every_worker_and_none_hangs(
+    tmp_path: Path, ctr_days: str
+):
+    """Rank 2's trainer is killed (as the kernel kills for memory) once the group trains:
+    rank 2 reports the kill, and its peers fail on the broken collective instead of
+    waiting for it; every process ends."""
+    group = {WORLD_SIZE: "3", TRACKER_HOST: "127.0.0.1", TRACKER_PORT: str(free_port()),
+             POD_IP: "127.0.0.1"}  # fmt: skip
+    processes, logs = [], []
+    for rank in range(3):
+        folder = tmp_path / f"w{rank}"
+        folder.mkdir()
+        argv = [sys.executable, "-m", "modelops_runtime", "train", "--work-dir",
+                str(folder / "work"), "--termination-log", str(folder / "termination-log"),
+                "--module", "trainer.train", "--output", f"file://{tmp_path}/store/ctr/lost",
+                "--", f"--data={ctr_days}", "--n_estimators=5000"]  # fmt: skip
+        env = {**os.environ, **in_image(CTR_EXAMPLE), **DATE, **group, RANK: str(rank)}
+        logs.append((folder / "stderr").open("w+"))
+        processes.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                          stderr=logs[-1]))  # fmt: skip
+
+    def joined() -> bool:
+        return all("joins the tracker" in (tmp_path / f"w{r}" / "stderr").read_text()
+                   for r in range(3))  # fmt: skip
+
+    deadline = time.monotonic() + 300
+    while not joined():
+        assert time.monotonic() < deadline, "the group never formed"
+        time.sleep(1)
+    time.sleep(10)  # into the boosting rounds
+    (victim,) = trainer_children(processes[2].pid)
+    os.kill(victim, signal.SIGKILL)
+    for process in processes:
+        process.wait(timeout=600)
+    results = [TrainingResult.from_termination(
+        (tmp_path / f"w{r}" / "termination-log").read_text(), processes[r].returncode)
+        for r in range(3)]  # fmt: skip
+    assert [r.reason for r in results] == [TRAINER_FAILED] * 3
+    assert "the trainer was killed by SIGKILL" in results[2].message
+    for peer in results[:2]:  # the collective broke under them
+        assert peer.exit_code == 1
+        assert "XGBoostError" in peer.message + peer.log_tail
+    assert not (tmp_path / "store").exists()  # nothing published
