@@ -91,6 +91,7 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
     destination = publish.output_folder(options.output)
     try:
         hook = evaluation_hook(options.evaluation_hook, options.module)
+        me = distributed.worker(env)
     except ValueError as err:
         raise TrainingFailure(ENTRYPOINT_FAILED, str(err)) from err
     workspace = Workspace.of(options.work_dir, env)
@@ -101,7 +102,6 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
     python = _install(options, workspace, child_env)
     argv = trainer_args(workspace.model_dir, options.user_args)
     tail = "" if options.collect else _train(python, options, argv, child_env).tail
-    me = distributed.worker(env)
     if me.rank != 0:  # rank 0 saves, scores and reports the one model of the group
         return TrainingResult(
             reason=TRAINED,
