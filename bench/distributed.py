@@ -160,8 +160,9 @@ def report(one: dict[str, Any], three: dict[str, Any], setup: str) -> str:
               "memory once the libraries are imported (what every worker pays, data or not). "
               "The collective's share of the fit is 1 - (the same worker fitting its own shard "
               "alone) / (its fit in the group): communication, and waiting for the slower "
-              "peers. Join is the wait for every worker to load its data and reach the "
-              "tracker."]  # fmt: skip
+              "peers; the three fits alone run at the same time, on the same 2 cores, as the "
+              "fits in the group do. Join is the wait for every worker to load its data and "
+              "reach the tracker (XGBoost retries its connection with a back-off)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -206,12 +207,16 @@ def main() -> None:
             objects = manifests(namespace, name, workers, uri, data, args, opts.memory)
             results[workers] = run(api, namespace, name, objects, opts.timeout)
             print(json.dumps(results[workers], indent=1), flush=True)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from predictor import machine
+
+        host = machine()
         setup = (f"{opts.rows} rows a day, 6 training days, {opts.rounds} rounds, "
-                 f"{opts.memory} per worker")  # fmt: skip
+                 f"{opts.memory} per worker; {host['cpu']}, {host['cores']} cores shared with "
+                 f"other work, {host['date']}, commit {host['commit']}")  # fmt: skip
         text = report(results[1], results[3], setup)
         print(text)
         if opts.write_docs:
-            sys.path.insert(0, str(Path(__file__).parent))
             from predictor import write_docs
 
             write_docs(text, SECTION)
