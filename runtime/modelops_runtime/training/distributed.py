@@ -18,10 +18,12 @@ collective is joined.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -152,7 +154,9 @@ def collective(
     """Join XGBoost's collective for the block: ``xgboost.train`` inside it trains one
     model over every worker's rows. Rank 0 starts the tracker first. Nothing to join
     alone. A worker lost makes the others fail within ``timeout`` (no hang); the group
-    not formed within ``join_timeout`` fails every worker that waits."""
+    not formed within ``join_timeout`` fails every worker that waits. An error inside the
+    block ends the process (exit code 1, the traceback on stderr) rather than wait to
+    shut down a group that is broken."""
     me = who or worker()
     if not me.distributed:
         yield me
@@ -175,12 +179,26 @@ def collective(
         "dmlc_tracker_port": me.port,
         "dmlc_task_id": f"{me.rank:06d}",  # sorted by task: XGBoost's rank is ours
         "dmlc_timeout": timeout,
-        "dmlc_retry": max(join_timeout // 2, 3),
+        # XGBoost backs off 2, 4, 6 ... s between attempts: n attempts wait n(n+1) s, so
+        # a worker may reach its tracker up to join_timeout before rank 0 starts it.
+        "dmlc_retry": math.isqrt(join_timeout) + 1,
     }
-    with xgb_collective.CommunicatorContext(**args):
+    context = xgb_collective.CommunicatorContext(**args)
+    context.__enter__()
+    try:
         if xgb_collective.get_rank() != me.rank:  # pragma: no cover - XGBoost's promise
             raise RuntimeError(f"XGBoost gave rank {xgb_collective.get_rank()}, not {me.rank}")
         yield me
+    except BaseException:
+        # The group is broken (a peer lost) or this worker failed. XGBoost's shutdown
+        # would first reach for a tracker that may be gone, retrying with its back-off:
+        # say why and leave at once instead, so no worker outlives its group.
+        _say(f"worker {me.rank} of {me.world_size} leaves the collective on an error")
+        traceback.print_exc()  # last: its final line is the error's, what a status quotes
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    context.__exit__(None, None, None)
     if tracker is not None:
         tracker.wait_for(timeout)
 
