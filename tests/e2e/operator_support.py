@@ -71,6 +71,16 @@ def get(cluster: Cluster, namespace: str, plural: str, name: str) -> dict[str, A
     return found
 
 
+def version_exists(cluster: Cluster, namespace: str, name: str) -> bool:
+    try:
+        get(cluster, namespace, "modelversions", name)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
+
+
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return next(
         (c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {}

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.conftest import Cluster
 from tests.e2e.kube import wait_for
 from tests.e2e.load import Load, address, send, service_host
-from tests.e2e.operator_support import condition, get, upload, wait_condition
+from tests.e2e.operator_support import condition, get, upload, version_exists, wait_condition
 from tests.models import Trained
 
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
@@ -187,7 +186,7 @@ def test_promotion_by_pull_request_rollback_by_revert_and_pruning_under_load(
     pruned = repo.render()
     apply(cluster, pruned, "flux")
     prune(cluster, applied, pruned)
-    wait_for(lambda: not _exists(cluster, namespace, "ctr-v1"), timeout=60,
+    wait_for(lambda: not version_exists(cluster, namespace, "ctr-v1"), timeout=60,
              what="ctr-v1 to be deleted")  # fmt: skip
     assert served_by(ip, namespace, rows) == "ctr-v2"
 
@@ -209,13 +208,3 @@ def test_promotion_by_pull_request_rollback_by_revert_and_pruning_under_load(
 def _answered(ip: str, namespace: str, rows: list[list[float]]) -> Any:
     answer = send(ip, service_host("ctr", namespace), "ctr", rows, timeout=20)
     return answer if answer.status not in (0, 200) else None
-
-
-def _exists(cluster: Cluster, namespace: str, name: str) -> bool:
-    try:
-        get(cluster, namespace, "modelversions", name)
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise
-    return True

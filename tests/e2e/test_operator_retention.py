@@ -5,7 +5,6 @@ are."""
 from __future__ import annotations
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.kube import wait_for
 from tests.e2e.operator_support import (
@@ -14,21 +13,12 @@ from tests.e2e.operator_support import (
     get,
     model_manifest,
     upload,
+    version_exists,
     version_manifest,
     wait_condition,
 )
 
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
-
-
-def exists(cluster, namespace, name) -> bool:
-    try:
-        get(cluster, namespace, "modelversions", name)
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise
-    return True
 
 
 def deleted_events(cluster, namespace) -> dict[str, int]:
@@ -51,10 +41,10 @@ def test_keep_last_deletes_what_serves_nothing_never_the_pin(
         create(cluster, namespace, version_manifest(name, "iris", uri, sha))
         wait_condition(cluster, namespace, "modelversions", name, "Ready", "True")
     # keepLast 1 keeps v3 (newest); v1 is pinned; v2 serves nothing and goes.
-    wait_for(lambda: not exists(cluster, namespace, "iris-v2"), timeout=60,
+    wait_for(lambda: not version_exists(cluster, namespace, "iris-v2"), timeout=60,
              what="iris-v2 to be deleted by retention")  # fmt: skip
-    assert exists(cluster, namespace, "iris-v1")
-    assert exists(cluster, namespace, "iris-v3")
+    assert version_exists(cluster, namespace, "iris-v1")
+    assert version_exists(cluster, namespace, "iris-v3")
     assert get(cluster, namespace, "models", "iris")["status"]["servingVersion"] == "iris-v1"
     wait_for(lambda: deleted_events(cluster, namespace).get("iris-v2") == 1, timeout=30,
              what="one VersionDeleted Event for iris-v2")  # fmt: skip
@@ -63,9 +53,9 @@ def test_keep_last_deletes_what_serves_nothing_never_the_pin(
     custom(cluster).patch_namespaced_custom_object(
         "modelops.dev", "v1alpha1", namespace, "models", "iris", {"spec": {"defaultVersion": None}}
     )
-    wait_for(lambda: not exists(cluster, namespace, "iris-v1"), timeout=60,
+    wait_for(lambda: not version_exists(cluster, namespace, "iris-v1"), timeout=60,
              what="iris-v1 to be deleted once it no longer serves")  # fmt: skip
-    assert exists(cluster, namespace, "iris-v3")
+    assert version_exists(cluster, namespace, "iris-v3")
     model = wait_condition(cluster, namespace, "models", "iris", "Ready", "True")
     assert model["status"]["servingVersion"] == "iris-v3"
     assert deleted_events(cluster, namespace) == {"iris-v2": 1, "iris-v1": 1}
