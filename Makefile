@@ -94,7 +94,7 @@ test-unit: install ## unit, API and process tests only (no cluster needed)
 # afterwards for the next run; `make cluster-down` stops it.
 test: install airflow-venv cluster-binaries $(PROMETHEUS) cluster-up images ## lint and every test, cluster tests included
 	$(MAKE) lint
-	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 BENCH ?= predictor
 bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator|serving|distributed; docs/benchmarks.md)
