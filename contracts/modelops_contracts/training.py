@@ -62,7 +62,19 @@ BASELINE_URI = "MODELOPS_BASELINE_URI"
 """The serving version's artifact, which the evaluation hook also scores."""
 BASELINE_VERSION = "MODELOPS_BASELINE_VERSION"
 RANK = "MODELOPS_RANK"
+"""This worker's place among the run's workers, from 0 (rank 0 saves and reports)."""
 WORLD_SIZE = "MODELOPS_WORLD_SIZE"
+"""How many workers train the model together (1: a single pod)."""
+TRACKER_HOST = "MODELOPS_TRACKER_HOST"
+"""Where rank 0's XGBoost tracker listens: its pod's name under the run's headless Service."""
+TRACKER_PORT = "MODELOPS_TRACKER_PORT"
+"""The tracker's first port; attempt k of the group listens on this port + k."""
+ATTEMPT = "MODELOPS_ATTEMPT"
+"""How many times this worker's place has failed before (the group's retry number), so a
+worker never joins the tracker of an attempt that is over."""
+POD_IP = "MODELOPS_POD_IP"
+"""The worker's own address; rank 0's tracker listens on it."""
+TRACKER_BASE_PORT = 9091
 
 
 @dataclass(frozen=True)

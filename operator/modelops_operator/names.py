@@ -68,6 +68,11 @@ JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 """Set by the Job controller on its pods."""
 
 
+def training_workers(training_job: str) -> str:
+    """The headless Service of a TrainingJob's workers (several workers per run)."""
+    return f"{training_job}-workers"
+
+
 def trial_job(training_job: str, number: int) -> str:
     """The Job of trial ``number`` of a search."""
     return f"{training_job}-t{number}"

@@ -76,6 +76,30 @@ def fetch(uri: str, cache_dir: Path) -> Path:
     return _single_entry(target)
 
 
+def list_files(uri: str) -> list[str]:
+    """The URIs of the files under a prefix (a folder, a bucket's key prefix), sorted; a
+    plain path lists as plain paths. An ArtifactError when there are none."""
+    scheme = scheme_of(uri)
+    if scheme in ("file", "pvc"):
+        given = uri.startswith("file://")
+        root = _pvc_path(uri) if scheme == "pvc" else Path(urlparse(uri).path if given else uri)
+        found = sorted(p for p in _existing(root, uri).rglob("*") if p.is_file())
+        base = uri.rstrip("/")
+        names = [p.relative_to(root).as_posix() for p in found]
+        listed = [f"{base}/{n}" for n in names] if root.is_dir() else [uri]
+    elif scheme == "s3":
+        bucket, key = _bucket_key(uri)
+        client = _s3_client()
+        prefix = key.rstrip("/") + "/" if key else ""
+        keys = _s3_call(lambda: list(_s3_keys_under(client, bucket, prefix)), uri)
+        listed = sorted(f"s3://{bucket}/{k}" for k in keys if not k.endswith("/"))
+    else:
+        raise ArtifactError(f"cannot list {scheme}:// URIs", reason="UnsupportedURI")
+    if not listed:
+        raise ArtifactError(f"no files under {uri}", reason="ArtifactNotFound")
+    return listed
+
+
 def upload(local: Path, uri: str) -> None:
     """Write a local file (or a folder's files under a prefix) to ``uri``."""
     scheme = scheme_of(uri)

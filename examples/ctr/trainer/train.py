@@ -3,6 +3,11 @@
     python -m trainer.train --data=s3://bucket/ctr-days [--max_depth=6] [--learning_rate=0.15]
         [--n_estimators=120] [--days=7] [--holdout_days=1]
 
+With several workers (``TrainingJob.spec.workers``) each reads its share of the training
+days (``distributed.assign``, by rank); the workers agree on one feature vocabulary and
+train one XGBoost model over XGBoost's collective; rank 0 scores, reports and saves it.
+One worker runs the very same code, alone.
+
 The trainer contract (docs/training.md): the run date comes from ``MODELOPS_RUN_DATE``,
 the model goes to ``MODELOPS_MODEL_DIR`` (also given as ``--job-dir``), the metrics go
 through ``report_metrics``, hyperparameters arrive as ``--name=value``. The newest day of
@@ -75,20 +80,48 @@ def load(args: argparse.Namespace, days: list[date]) -> tuple[list[dict[str, Any
 
 
 def build(args: argparse.Namespace) -> Pipeline:
+    return make_pipeline(DictVectorizer(), classifier(args))
+
+
+def classifier(args: argparse.Namespace) -> Any:
     from xgboost import XGBClassifier
 
-    return make_pipeline(
-        DictVectorizer(),
-        XGBClassifier(
-            n_estimators=args.n_estimators,
-            max_depth=args.max_depth,
-            learning_rate=args.learning_rate,
-            min_child_weight=args.min_child_weight,
-            tree_method="hist",
-            random_state=args.seed,
-            n_jobs=2,
-        ),
+    return XGBClassifier(
+        n_estimators=args.n_estimators,
+        max_depth=args.max_depth,
+        learning_rate=args.learning_rate,
+        min_child_weight=args.min_child_weight,
+        tree_method="hist",
+        random_state=args.seed,
+        n_jobs=2,
     )
+
+
+def shared_vocabulary(vectorizer: DictVectorizer, world_size: int) -> DictVectorizer:
+    """Every worker's features, in one vocabulary all workers share (each worker saw only
+    its days' tokens); called inside the collective. Alone, the vectorizer as it is."""
+    if world_size == 1:
+        return vectorizer
+    from xgboost import collective
+
+    names: set[str] = set()
+    for root in range(world_size):  # each worker's names, sent to all in turn
+        mine = list(vectorizer.feature_names_) if collective.get_rank() == root else None
+        names.update(collective.broadcast(mine, root))
+    vectorizer.feature_names_ = sorted(names)
+    vectorizer.vocabulary_ = {name: i for i, name in enumerate(vectorizer.feature_names_)}
+    return vectorizer
+
+
+def fit(args: argparse.Namespace, rows: list[dict[str, Any]], clicked: np.ndarray) -> Pipeline:
+    """The pipeline trained on this worker's rows, with every other worker's (alone: just
+    ``build(args).fit(rows, clicked)``)."""
+    from modelops_runtime.training import distributed
+
+    with distributed.collective() as me:
+        vectorizer = shared_vocabulary(DictVectorizer().fit(rows), me.world_size)
+        model = classifier(args).fit(vectorizer.transform(rows), clicked)
+    return make_pipeline(vectorizer, model)
 
 
 def score(model: Any, rows: list[dict[str, Any]], clicked: np.ndarray) -> dict[str, float]:
@@ -108,13 +141,20 @@ def evaluate(model: Any) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from modelops_runtime.training import report_metrics
+    from modelops_runtime.training import distributed, report_metrics
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     train_days, held_out = window(run_day(), args.days, args.holdout_days)
+    me = distributed.worker()
+    mine = distributed.assign(train_days, me.rank, me.world_size)
     print(f"training on {train_days[0]}..{train_days[-1]}, held out {held_out[0]}..{held_out[-1]}")
-    rows, clicked = load(args, train_days)
-    model = build(args).fit(rows, clicked)
+    if me.distributed:
+        print(f"worker {me.rank} of {me.world_size}: days {', '.join(map(str, mine))}")
+    rows, clicked = load(args, mine)
+    print(f"worker {me.rank}: {len(rows)} rows")
+    model = fit(args, rows, clicked)
+    if me.rank != 0:  # rank 0 scores, reports and saves the one model
+        return
     metrics = score(model, *load(args, held_out))
     print(f"held-out AUC {metrics['auc']:.4f}, log loss {metrics['log_loss']:.4f}")
     report_metrics(**metrics)

@@ -18,6 +18,7 @@ from modelops_operator.api.schema import prop
 METRIC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 HOOK_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+MAX_WORKERS = 32
 URI_RULE = (
     "self.matches('^(s3|gs|https?|pvc|file)://.+')",
     "must be an s3://, gs://, http(s)://, pvc:// or file:// URI",
@@ -178,9 +179,22 @@ class TrainingJobSpec:
         default=None,
         maxLength=63,
     )
-    resources: Resources | None = prop("CPU and memory of each training pod.", default=None)
+    resources: Resources | None = prop(
+        "CPU and memory of each training pod (of each worker).", default=None
+    )
+    workers: int = prop(
+        "Pods that train one XGBoost model together over XGBoost's collective (an Indexed "
+        "Job; rank 0 hosts the tracker, saves the model and reports). 1: a single pod.",
+        default=1,
+        minimum=1,
+        maximum=MAX_WORKERS,
+    )
     backoff_limit: int = prop(
-        "Retries of a failed run before it counts as failed.", default=0, minimum=0, maximum=10
+        "Retries of a failed run before it counts as failed; with several workers, retries "
+        "of the whole group (every worker's pod is replaced).",
+        default=0,
+        minimum=0,
+        maximum=10,
     )
     active_deadline_seconds: int | None = prop(
         "A run still going after this many seconds is stopped and fails.", default=None, minimum=1

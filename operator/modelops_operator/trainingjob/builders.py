@@ -27,6 +27,10 @@ MODEL_DIR = f"{WORK_DIR}/model"
 TRAINER_CONTAINER = "trainer"
 COLLECT_CONTAINER = "collect"
 PARAMETERS_ANNOTATION = f"{names.TRAINING_JOB_LABEL}-parameters"
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+"""Set by the Job controller on an Indexed Job's pods: the worker's rank."""
+INDEX_FAILURES = "batch.kubernetes.io/job-index-failure-count"
+"""Set on the pods of a Job with backoffLimitPerIndex: earlier failures of that index."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,28 @@ def _contract_env(inputs: TrainerInputs) -> list[dict[str, Any]]:
             {"name": contract.BASELINE_VERSION, "value": inputs.baseline.version},
             {"name": contract.BASELINE_URI, "value": inputs.baseline.uri},
         ]
+    if inputs.spec.workers > 1:
+        found += _worker_env(inputs)
     return found + env(inputs.spec.env)
+
+
+def _annotation(name: str) -> dict[str, Any]:
+    return {"valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{name}']"}}}
+
+
+def _worker_env(inputs: TrainerInputs) -> list[dict[str, Any]]:
+    """A worker's place in the group (its Job completion index), the group's size, and
+    where rank 0's tracker listens: ``<job>-0.<service>``, the pod name the Indexed Job
+    gives index 0 under the headless Service."""
+    tracker = f"$({contract.JOB_NAME})-0.{names.training_workers(inputs.owner.name)}"
+    return [
+        {"name": contract.RANK, **_annotation(COMPLETION_INDEX)},
+        {"name": contract.WORLD_SIZE, "value": str(inputs.spec.workers)},
+        {"name": contract.ATTEMPT, **_annotation(INDEX_FAILURES)},
+        {"name": contract.TRACKER_HOST, "value": tracker},
+        {"name": contract.TRACKER_PORT, "value": str(contract.TRACKER_BASE_PORT)},
+        {"name": contract.POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+    ]
 
 
 def _container(inputs: TrainerInputs, name: str, image: str) -> dict[str, Any]:
@@ -150,6 +175,8 @@ def pod_spec(inputs: TrainerInputs, parameters: dict[str, str]) -> dict[str, Any
     }
     if init:
         pod["initContainers"] = init
+    if spec.workers > 1:  # the pods' DNS names, <job>-<index>.<service>
+        pod["subdomain"] = names.training_workers(inputs.owner.name)
     return pod
 
 
@@ -161,6 +188,19 @@ def job_spec(inputs: TrainerInputs, parameters: dict[str, str]) -> dict[str, Any
             "spec": pod_spec(inputs, parameters),
         },
     }
+    workers = inputs.spec.workers
+    if workers > 1:
+        # One worker lost breaks the collective for all: each index fails once per lost
+        # attempt, so a per-index limit of backoffLimit retries the whole group that many
+        # times, and the first index past it fails the run (and stops the other pods).
+        del found["backoffLimit"]
+        found |= {
+            "completionMode": "Indexed",
+            "completions": workers,
+            "parallelism": workers,
+            "backoffLimitPerIndex": inputs.spec.backoff_limit,
+            "maxFailedIndexes": 0,
+        }
     if inputs.spec.active_deadline_seconds:
         found["activeDeadlineSeconds"] = inputs.spec.active_deadline_seconds
     return found
@@ -178,6 +218,29 @@ def job(
         "kind": "Job",
         "metadata": meta,
         "spec": job_spec(inputs, parameters or {}),
+    }
+
+
+def workers_service(inputs: TrainerInputs) -> dict[str, Any]:
+    """The headless Service under which a distributed run's workers find rank 0's tracker
+    by DNS (``<job>-0.<service>``), ready or not: the tracker must be found before any
+    worker is ready. One per TrainingJob: its runs, trials and scheduled runs share it."""
+    # Not labelled with the Model: the Model's own Service watch has nothing to do here.
+    service_labels = {names.MANAGED_BY: names.MANAGER, names.TRAINING_JOB_LABEL: inputs.owner.name}
+    name = names.training_workers(inputs.owner.name)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(inputs.owner, name, service_labels),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": {
+                names.TRAINING_JOB_LABEL: inputs.owner.name,
+                names.COMPONENT: names.TRAINER,
+            },
+            "ports": [{"name": "tracker", "port": contract.TRACKER_BASE_PORT}],
+        },
     }
 
 

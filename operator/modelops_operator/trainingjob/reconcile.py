@@ -29,6 +29,7 @@ from modelops_operator.trainingjob.builders import (
     cron_job,
     job,
     produced_version,
+    workers_service,
 )
 from modelops_operator.trainingjob.promotion import Decision, Serving, decide
 from modelops_operator.trainingjob.runs import RunOutcome, outcome
@@ -75,13 +76,15 @@ def reconcile_training(known: Known, settings: Settings) -> Outcome:
     try:
         if inputs is not None and spec.schedule:
             cron = cron_job(inputs)
+            if known.cron_job is None and spec.workers > 1:
+                _create(workers_service(inputs), outcome_)
             if cancelled:
                 cron["spec"]["suspend"] = True
             apply_child(cron, known.cron_job, outcome_)
         elif inputs is not None and spec.hyperparameters:
             trials, search_failed = _search(inputs, spec.hyperparameters, runs, cancelled, outcome_)
         elif inputs is not None and not known.jobs and not cancelled:
-            _start(job(inputs, owner.name), outcome_)
+            _start(inputs, job(inputs, owner.name), outcome_)
     except Blocked as err:
         blocked = Observation.false(SUCCEEDED, err.reason, err.message)
     if cancelled:
@@ -166,16 +169,23 @@ def _produced(versions: list[dict[str, Any]]) -> dict[str, Produced]:
     return found
 
 
-def _start(manifest: dict[str, Any], outcome_: Outcome) -> None:
+def _start(inputs: TrainerInputs, manifest: dict[str, Any], outcome_: Outcome) -> None:
+    """A run's Job; with several workers, their headless Service first (created once)."""
+    if inputs.spec.workers > 1:
+        _create(workers_service(inputs), outcome_)
+    if _create(manifest, outcome_):
+        outcome_.note("RunStarted", f"started Job {manifest['metadata']['name']}")
+
+
+def _create(manifest: dict[str, Any], outcome_: Outcome) -> bool:
+    """Create a child written once (False: it exists); a refusal blocks the run."""
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
     try:
-        created = kube.create(manifest)
+        return kube.create(manifest)
     except kube.KubeError as err:
         if err.transient:
             raise
-        name = manifest["metadata"]["name"]
-        raise Blocked("ApplyRefused", f"the API server refused Job {name}: {err}") from err
-    if created:
-        outcome_.note("RunStarted", f"started Job {manifest['metadata']['name']}")
+        raise Blocked("ApplyRefused", f"the API server refused {kind} {name}: {err}") from err
 
 
 def _stop(runs: list[RunOutcome], namespace: str, outcome_: Outcome) -> None:
@@ -205,7 +215,7 @@ def _search(
     if not cancelled:
         for trial in suggest(search, trials, search.parallel_trials - running):
             name = names.trial_job(inputs.owner.name, trial.number)
-            _start(job(inputs, name, trial.parameters), outcome_)
+            _start(inputs, job(inputs, name, trial.parameters), outcome_)
             trials.append(trial)
     over = len(trials) >= search.max_trials and all(t.state != RUNNING for t in trials)
     if over and best(search, trials) is None:

@@ -15,6 +15,8 @@ from modelops_contracts.training import TrainingResult
 from modelops_operator import names
 from modelops_operator.trainingjob.builders import (
     COLLECT_CONTAINER,
+    COMPLETION_INDEX,
+    INDEX_FAILURES,
     PARAMETERS_ANNOTATION,
     TRAINER_CONTAINER,
 )
@@ -63,14 +65,19 @@ def outcome(job: dict[str, Any], pods: list[dict[str, Any]]) -> RunOutcome:
     )
     attempts = sorted(pods, key=_started, reverse=True)
     finished = _finished(status)
+    workers = int((job.get("spec") or {}).get("completions") or 1)
     if finished == "Complete":
-        result = next((r for p in attempts if (r := _result(p)) and r.trained), None)
+        # Rank 0 publishes the model; the other workers only report that they finished.
+        chief = [p for p in attempts if _rank(p) in (None, 0)]
+        result = next((r for p in chief if (r := _result(p)) and r.trained), None)
         if result is None:
             why = "the run completed but its pod reported no result"
             return replace(run, phase="Failed", reason="NoResult", message=why)
         return replace(run, phase="Succeeded", result=result, reason=result.reason)
     if finished:
-        reason, message = _failure(finished, status, attempts)
+        if workers > 1:  # the worker that failed first in the last attempt, not its peers
+            attempts = sorted(attempts, key=_failed_first)
+        reason, message = _failure(finished, status, attempts, workers)
         result = next((r for p in attempts if (r := _result(p))), None)
         return replace(run, phase="Failed", result=result, reason=reason, message=message)
     stuck = next((s for p in attempts if (s := _stuck(p))), None)
@@ -93,7 +100,7 @@ def _finished(status: dict[str, Any]) -> str:
 
 
 def _failure(
-    job_reason: str, status: dict[str, Any], attempts: list[dict[str, Any]]
+    job_reason: str, status: dict[str, Any], attempts: list[dict[str, Any]], workers: int = 1
 ) -> tuple[str, str]:
     if job_reason == "DeadlineExceeded":
         return "DeadlineExceeded", "the run was stopped at its activeDeadlineSeconds"
@@ -101,19 +108,22 @@ def _failure(
         terminated = _terminated(pod)
         if terminated is None:
             continue
+        rank = _rank(pod)
+        worker = f"worker {rank} of {workers}: " if workers > 1 and rank is not None else ""
         if terminated.get("reason") == "OOMKilled":
             return "OOMKilled", (
-                f"container {terminated['container']} was killed for using more memory than "
-                "its limit (resources.limits.memory)"
+                f"{worker}container {terminated['container']} was killed for using more "
+                "memory than its limit (resources.limits.memory)"
             )
         result = _result(pod)
         if result and not result.trained:
-            message = result.message
+            message = worker + result.message
             if result.log_tail:
                 message += f"\nlast log lines:\n{result.log_tail}"
             return result.reason, message.strip()
         return "TrainerFailed", (
-            f"container {terminated['container']} exited with code {terminated.get('exitCode')}"
+            f"{worker}container {terminated['container']} exited with code "
+            f"{terminated.get('exitCode')}"
         )
     failed = int(status.get("failed") or 0)
     return job_reason, f"the Job failed ({job_reason}) after {failed} failed attempt(s)"
@@ -158,6 +168,28 @@ def _stuck(pod: dict[str, Any]) -> tuple[str, str] | None:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
             return "Unschedulable", str(condition.get("message", ""))
     return None
+
+
+def _rank(pod: dict[str, Any]) -> int | None:
+    """The worker's rank: its Indexed Job completion index (None: a single-pod run)."""
+    raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(COMPLETION_INDEX, ""))
+    return int(raw) if raw.isdigit() else None
+
+
+def _failed_first(pod: dict[str, Any]) -> tuple[int, str, int]:
+    """Sort key: the newest attempt first, and in it the pod whose trainer ended first
+    (the one that broke the collective; its peers fail after it); in the same second, a
+    worker killed (for memory, by a signal) before one that saw its peer go."""
+    raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES, ""))
+    attempt = int(raw) if raw.isdigit() else 0
+    terminated = _terminated(pod)
+    failed = terminated is not None and bool(terminated.get("exitCode") or terminated.get(
+        "reason") == "OOMKilled")  # fmt: skip
+    ended = str((terminated or {}).get("finishedAt") or "") if failed else ""
+    result = _result(pod) if failed else None
+    killed = (terminated or {}).get("reason") == "OOMKilled" or (
+        result is not None and (result.exit_code < 0 or result.exit_code >= 128))  # fmt: skip
+    return -attempt, ended or "~", 0 if killed else 1  # going or succeeded: last
 
 
 def _started(pod: dict[str, Any]) -> str:

@@ -23,7 +23,14 @@ from modelops_contracts.training import (
     TRAINER_FAILED,
     TrainingResult,
 )
-from modelops_runtime.training import discovery, evaluation, package, process, publish
+from modelops_runtime.training import (
+    discovery,
+    distributed,
+    evaluation,
+    package,
+    process,
+    publish,
+)
 from modelops_runtime.training.arguments import (
     Hook,
     evaluation_hook,
@@ -84,6 +91,7 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
     destination = publish.output_folder(options.output)
     try:
         hook = evaluation_hook(options.evaluation_hook, options.module)
+        me = distributed.worker(env)
     except ValueError as err:
         raise TrainingFailure(ENTRYPOINT_FAILED, str(err)) from err
     workspace = Workspace.of(options.work_dir, env)
@@ -94,6 +102,11 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
     python = _install(options, workspace, child_env)
     argv = trainer_args(workspace.model_dir, options.user_args)
     tail = "" if options.collect else _train(python, options, argv, child_env).tail
+    if me.rank != 0:  # rank 0 saves, scores and reports the one model of the group
+        return TrainingResult(
+            reason=TRAINED,
+            message=f"worker {me.rank} of {me.world_size} finished; rank 0 publishes the model",
+        )
     found = discovery.find_model(workspace.model_dir)
     try:
         metrics = read_metrics(workspace.metrics_file, workspace.hypertune_file)

@@ -22,8 +22,10 @@ from modelops_contracts.training import (
     METRICS_FILE,
     MODEL_DIR,
     OUTPUT_URI,
+    RANK,
     RUN_DATE,
     SCHEDULE_NAME,
+    WORLD_SIZE,
     scheduled_time,
 )
 
@@ -109,6 +111,8 @@ def trainer_env(
     """The environment of the user's code: ours, plus the contract's variables (the
     operator's others, like ``MODELOPS_BASELINE_URI``, pass through unchanged)."""
     return {
+        RANK: "0",  # a single worker; a distributed run's pods set their own
+        WORLD_SIZE: "1",
         **base,
         MODEL_DIR: str(workspace.model_dir),
         METRICS_FILE: str(workspace.metrics_file),

@@ -129,3 +129,21 @@ def test_a_failure_with_a_long_log_fits_the_termination_message() -> None:
     assert (back.reason, back.exit_code, back.message) == (TRAINER_FAILED, 1, failed.message)
     assert back.log_tail.endswith("epoch 399: loss 0.0399")  # the end says most
     assert json.loads(line)["reason"] == TRAINER_FAILED
+
+
+def test_a_worker_other_than_rank_0_reports_done_without_a_model(tmp_path: Path) -> None:
+    """A real child process (a command that writes nothing): rank 2 has no model to find,
+    rank 0 publishes the group's."""
+    options = Options(output=str(tmp_path / "out"), command=("true",), work_dir=tmp_path / "w")
+    result = run(options, {"MODELOPS_RANK": "2", "MODELOPS_WORLD_SIZE": "3"})
+    assert (result.reason, result.artifact_uri) == ("Trained", "")
+    assert result.message == "worker 2 of 3 finished; rank 0 publishes the model"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_rank_fails_before_training(tmp_path: Path) -> None:
+    options = Options(output=str(tmp_path / "out"), command=("true",), work_dir=tmp_path / "w")
+    result = run(options, {"MODELOPS_RANK": "3", "MODELOPS_WORLD_SIZE": "3"})
+    assert result.reason == ENTRYPOINT_FAILED
+    assert "MODELOPS_RANK=3 is not below MODELOPS_WORLD_SIZE=3" in result.message
+    assert not (tmp_path / "w" / "model").exists()  # nothing was prepared, nothing ran

@@ -13,6 +13,7 @@ from modelops_operator.trainingjob.builders import (
     cron_job,
     job,
     produced_version,
+    workers_service,
 )
 
 OWNER = Owner("TrainingJob", "ctr-daily", "team", "uid-t")
@@ -124,3 +125,67 @@ def test_the_produced_version_belongs_to_the_model_and_names_its_run():
         "model": "ctr",
         "artifact": {"uri": "s3://models/ctr/ctr-daily-29400000/", "sha256": "a" * 64},
     }
+
+
+# --- several workers ----------------------------------------------------------------------
+
+
+def test_one_worker_is_the_single_pod_job_with_no_worker_fields():
+    manifest = job(inputs(), "ctr-daily")
+    spec = manifest["spec"]
+    assert "completionMode" not in spec
+    assert "backoffLimitPerIndex" not in spec
+    assert "subdomain" not in pod(manifest)
+    assert "MODELOPS_RANK" not in env_of(pod(manifest)["containers"][0])
+
+
+def test_n_workers_are_one_indexed_job_that_retries_the_whole_group():
+    manifest = job(inputs(workers=3, backoffLimit=2, resources={"limits": {"memory": "1Gi"}}),
+                   "ctr-daily")  # fmt: skip
+    spec = manifest["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 3)
+    # Every index fails once per lost attempt: a per-index limit retries the group, and
+    # the first index past it fails the run at once.
+    assert (spec["backoffLimitPerIndex"], spec["maxFailedIndexes"]) == (2, 0)
+    assert "backoffLimit" not in spec
+    assert pod(manifest)["subdomain"] == "ctr-daily-workers" == names.training_workers("ctr-daily")
+    container = pod(manifest)["containers"][0]
+    assert container["resources"] == {"limits": {"memory": "1Gi"}}  # per worker
+    found = env_of(container)
+    assert found["MODELOPS_WORLD_SIZE"] == "3"
+    assert found["MODELOPS_RANK"] == {
+        "fieldRef": {
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+        }
+    }
+    assert found["MODELOPS_ATTEMPT"] == {
+        "fieldRef": {
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-index-failure-count']"
+        }
+    }
+    assert found["MODELOPS_TRACKER_HOST"] == "$(MODELOPS_JOB_NAME)-0.ctr-daily-workers"
+    assert found["MODELOPS_TRACKER_PORT"] == "9091"
+    assert found["MODELOPS_POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    names_in_order = [e["name"] for e in container["env"]]  # $(...) needs it defined before
+    assert names_in_order.index("MODELOPS_JOB_NAME") < names_in_order.index(
+        "MODELOPS_TRACKER_HOST")  # fmt: skip
+
+
+def test_a_scheduled_or_searched_run_of_n_workers_shares_the_same_shape():
+    schedule = cron_job(inputs(run_date="", workers=2, schedule={"cron": "0 3 * * *"}))
+    assert schedule["spec"]["jobTemplate"]["spec"]["completions"] == 2
+    trial = job(inputs(workers=2), "ctr-daily-t1", {"eta": "0.1"})
+    assert pod(trial)["subdomain"] == "ctr-daily-workers"
+
+
+def test_the_workers_service_is_headless_and_publishes_pods_before_they_are_ready():
+    service = workers_service(inputs(workers=3))
+    assert service["metadata"]["name"] == "ctr-daily-workers"
+    assert service["metadata"]["ownerReferences"][0]["kind"] == "TrainingJob"
+    assert names.MODEL_LABEL not in service["metadata"]["labels"]
+    spec = service["spec"]
+    assert (spec["clusterIP"], spec["publishNotReadyAddresses"]) == ("None", True)
+    assert spec["selector"] == {names.TRAINING_JOB_LABEL: "ctr-daily",
+                                names.COMPONENT: names.TRAINER}  # fmt: skip
+    assert job(inputs(workers=3), "x")["spec"]["template"]["metadata"]["labels"].items() >= (
+        spec["selector"].items())  # fmt: skip

@@ -156,3 +156,65 @@ def test_status_of_a_search():
     failed = training_status(Observed(runs=[], trials=trials, search_failed="no trial succeeded"),
                              {}, 1, T0, 3)  # fmt: skip
     assert (failed["phase"], failed["conditions"][0]["reason"]) == ("Failed", "SearchFailed")
+
+
+# --- several workers ----------------------------------------------------------------------
+
+
+def worker(rank, attempt=0, finished="", **fields):
+    found = pod(**fields)
+    found["metadata"]["annotations"] = {
+        "batch.kubernetes.io/job-completion-index": str(rank),
+        "batch.kubernetes.io/job-index-failure-count": str(attempt),
+    }
+    if finished:
+        found["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = finished
+    return found
+
+
+def workers_job(condition=None, reason="", workers=3):
+    return job(condition=condition, reason=reason) | {"spec": {"completions": workers}}
+
+
+def test_a_distributed_run_takes_rank_0s_result():
+    chief = result(artifact_uri="s3://m/ctr/ctr-daily/", metrics={"auc": 0.8})
+    other = result(message="worker 1 of 2 finished; rank 0 publishes the model")
+    pods = [worker(1, terminated={"exitCode": 0, "message": other}, phase="Succeeded"),
+            worker(0, terminated={"exitCode": 0, "message": chief}, phase="Succeeded")]  # fmt: skip
+    run = outcome(workers_job("Complete", workers=2), pods)
+    assert run.phase == "Succeeded"
+    assert (run.result.artifact_uri, run.result.metrics) == ("s3://m/ctr/ctr-daily/", {"auc": 0.8})
+
+
+def test_a_failed_group_names_the_worker_that_failed_first_not_its_peers():
+    killed = result("TrainerFailed", message="the trainer was killed by SIGKILL", exit_code=-9,
+                    log_tail="[12] train-auc:0.71")  # fmt: skip
+    lost = result("TrainerFailed", message="the trainer exited with code 1: XGBoostError: "
+                  "Connection reset by peer", exit_code=1)  # fmt: skip
+    pods = [
+        worker(0, finished="2026-11-27T03:01:07Z", terminated={"exitCode": 1, "message": lost}),
+        worker(1, finished="2026-11-27T03:01:05Z", terminated={"exitCode": 1, "message": lost}),
+        worker(2, finished="2026-11-27T03:01:05Z", terminated={"exitCode": 1, "message": killed}),
+    ]
+    run = outcome(workers_job("Failed", "MaxFailedIndexesExceeded"), pods)
+    assert (run.phase, run.reason) == ("Failed", "TrainerFailed")
+    assert run.message.startswith("worker 2 of 3: the trainer was killed by SIGKILL")
+    assert "train-auc:0.71" in run.message
+
+
+def test_a_group_retried_is_judged_by_its_last_attempt():
+    oom = {"exitCode": 137, "reason": "OOMKilled", "finishedAt": "2026-11-27T03:09:00Z"}
+    first = result("TrainerFailed", message="the trainer was killed by SIGKILL", exit_code=-9)
+    pods = [
+        worker(0, attempt=0, finished="2026-11-27T03:01:00Z",
+               terminated={"exitCode": 1, "message": first}),
+        worker(0, attempt=1, terminated=oom),
+        worker(1, attempt=1, finished="2026-11-27T03:09:30Z",
+               terminated={"exitCode": 1, "message": first}),
+    ]  # fmt: skip
+    run = outcome(workers_job("Failed", "MaxFailedIndexesExceeded", workers=2), pods)
+    assert run.reason == "OOMKilled"
+    assert run.message.startswith("worker 0 of 2: container trainer was killed for using more")
+    status = training_status(Observed(runs=[run]), {}, 1, T0, 3)
+    assert (status["phase"], status["reason"]) == ("Failed", "OOMKilled")
+    assert "worker 0 of 2" in status["message"]
