@@ -75,6 +75,9 @@ worker never joins the tracker of an attempt that is over."""
 POD_IP = "MODELOPS_POD_IP"
 """The worker's own address; rank 0's tracker listens on it."""
 TRACKER_BASE_PORT = 9091
+GROUP_LOST_EXIT = 3
+"""A worker's exit code when it stopped because a peer of its group was gone (its status
+then names the peer that failed first, not this one)."""
 
 
 @dataclass(frozen=True)

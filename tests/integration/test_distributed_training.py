@@ -18,6 +18,7 @@ import joblib
 import pytest
 
 from modelops_contracts.training import (
+    GROUP_LOST_EXIT,
     POD_IP,
     RANK,
     RUN_DATE,
@@ -111,8 +112,8 @@ def test_a_worker_lost_mid_training_fails_every_worker_and_none_hangs(
     tmp_path: Path, ctr_days: str
 ):
     """Rank 2's trainer is killed (as the kernel kills for memory) once the group trains:
-    rank 2 reports the kill, and its peers fail on the broken collective instead of
-    waiting for it; every process ends."""
+    rank 2 reports the kill, and its peers fail on the broken collective or are stopped by
+    the group watch instead of waiting for it; every process ends."""
     group = {WORLD_SIZE: "3", TRACKER_HOST: "127.0.0.1", TRACKER_PORT: str(free_port()),
              POD_IP: "127.0.0.1"}  # fmt: skip
     processes, logs = [], []
@@ -140,13 +141,14 @@ def test_a_worker_lost_mid_training_fails_every_worker_and_none_hangs(
     (victim,) = trainer_children(processes[2].pid)
     os.kill(victim, signal.SIGKILL)
     for process in processes:
-        process.wait(timeout=600)
+        process.wait(timeout=120)
     results = [TrainingResult.from_termination(
         (tmp_path / f"w{r}" / "termination-log").read_text(), processes[r].returncode)
         for r in range(3)]  # fmt: skip
     assert [r.reason for r in results] == [TRAINER_FAILED] * 3
     assert "the trainer was killed by SIGKILL" in results[2].message
-    for peer in results[:2]:  # the collective broke under them
-        assert peer.exit_code == 1
-        assert "XGBoostError" in peer.message + peer.log_tail
+    for peer in results[:2]:  # the collective broke under them, or the watch saw a peer go
+        assert peer.exit_code in (1, GROUP_LOST_EXIT)
+        said = peer.message + peer.log_tail
+        assert "XGBoostError" in said or " of 3 is gone (its connection closed" in said, said
     assert not (tmp_path / "store").exists()  # nothing published

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modelops_contracts.training import TrainingResult
+from modelops_contracts.training import GROUP_LOST_EXIT, TrainingResult
 from modelops_operator import names
 from modelops_operator.trainingjob.builders import (
     COLLECT_CONTAINER,
@@ -176,10 +176,11 @@ def _rank(pod: dict[str, Any]) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _failed_first(pod: dict[str, Any]) -> tuple[int, str, int]:
+def _failed_first(pod: dict[str, Any]) -> tuple[int, int, str, int]:
     """Sort key: the newest attempt first, and in it the pod whose trainer ended first
-    (the one that broke the collective; its peers fail after it); in the same second, a
-    worker killed (for memory, by a signal) before one that saw its peer go."""
+    (the one that broke the collective; its peers fail after it); a worker that stopped
+    because a peer was gone (``GROUP_LOST_EXIT``) after every other failure; in the same
+    second, a worker killed (for memory, by a signal) before one that saw its peer go."""
     raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES, ""))
     attempt = int(raw) if raw.isdigit() else 0
     terminated = _terminated(pod)
@@ -189,7 +190,8 @@ def _failed_first(pod: dict[str, Any]) -> tuple[int, str, int]:
     result = _result(pod) if failed else None
     killed = (terminated or {}).get("reason") == "OOMKilled" or (
         result is not None and (result.exit_code < 0 or result.exit_code >= 128))  # fmt: skip
-    return -attempt, ended or "~", 0 if killed else 1  # going or succeeded: last
+    lost_peer = result is not None and result.exit_code == GROUP_LOST_EXIT
+    return -attempt, int(lost_peer), ended or "~", 0 if killed else 1  # going/succeeded: last
 
 
 def _started(pod: dict[str, Any]) -> str:

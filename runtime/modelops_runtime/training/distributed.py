@@ -39,6 +39,7 @@ from modelops_contracts.training import (
     TRACKER_PORT,
     WORLD_SIZE,
 )
+from modelops_runtime.training.group_watch import PORT_OFFSET, GroupWatch
 
 T = TypeVar("T")
 JOIN_TIMEOUT = 300
@@ -153,8 +154,9 @@ def collective(
 ) -> Iterator[Worker]:
     """Join XGBoost's collective for the block: ``xgboost.train`` inside it trains one
     model over every worker's rows. Rank 0 starts the tracker first. Nothing to join
-    alone. A worker lost makes the others fail within ``timeout`` (no hang); the group
-    not formed within ``join_timeout`` fails every worker that waits. An error inside the
+    alone. A worker lost ends the others at once (``group_watch``); one silent in an
+    operation fails it within ``timeout``; the group not formed within ``join_timeout``
+    fails every worker that waits. An error inside the
     block ends the process (exit code 1, the traceback on stderr) rather than wait to
     shut down a group that is broken."""
     me = who or worker()
@@ -167,11 +169,17 @@ def collective(
     tracker = None
     if me.rank == 0:  # its own address: its DNS record may not be there yet
         host = me.address or _resolve(me.tracker_host, join_timeout)
+        watch = GroupWatch(0, me.world_size, host, me.port + PORT_OFFSET,
+                           join_timeout=join_timeout)  # fmt: skip
+        watch.listen()  # before the tracker: a peer that reaches the tracker finds the watch
         tracker = RabitTracker(n_workers=me.world_size, host_ip=host, port=me.port,
                                sortby="task", timeout=join_timeout)  # fmt: skip
         tracker.start()
     else:
         host = _resolve(me.tracker_host, join_timeout)
+        watch = GroupWatch(me.rank, me.world_size, host, me.port + PORT_OFFSET,
+                           join_timeout=join_timeout)  # fmt: skip
+    watch.start()
     _say(f"worker {me.rank} of {me.world_size} joins the tracker at {host}:{me.port}")
     args: dict[str, str | int] = {
         "dmlc_communicator": "rabit",
@@ -192,12 +200,13 @@ def collective(
     except BaseException:
         # The group is broken (a peer lost) or this worker failed. XGBoost's shutdown
         # would first reach for a tracker that may be gone, retrying with its back-off:
-        # say why and leave at once instead, so no worker outlives its group.
+        # say why and leave at once instead (the group watch stops the peers).
         _say(f"worker {me.rank} of {me.world_size} leaves the collective on an error")
         traceback.print_exc()  # last: its final line is the error's, what a status quotes
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
+    watch.finish()
     context.__exit__(None, None, None)
     if tracker is not None:
         tracker.wait_for(timeout)

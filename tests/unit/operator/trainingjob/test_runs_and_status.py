@@ -202,6 +202,22 @@ def test_a_failed_group_names_the_worker_that_failed_first_not_its_peers():
     assert "train-auc:0.71" in run.message
 
 
+def test_a_worker_stopped_by_its_group_watch_is_never_named_over_the_one_that_failed():
+    """The watch stops a peer within milliseconds, so it may end in an earlier second than
+    the worker whose error broke the group (the pods' clocks count whole seconds)."""
+    stopped = result("TrainerFailed", message="the trainer exited with code 3: worker 1 of 3 "
+                     "is gone (its connection closed before it finished)", exit_code=3)  # fmt: skip
+    error = result("TrainerFailed", message="the trainer exited with code 1: ValueError: "
+                   "no rows in day 2025-01-20", exit_code=1)  # fmt: skip
+    pods = [
+        worker(0, finished="2026-11-27T03:01:04Z", terminated={"exitCode": 3, "message": stopped}),
+        worker(1, finished="2026-11-27T03:01:05Z", terminated={"exitCode": 1, "message": error}),
+        worker(2, finished="2026-11-27T03:01:04Z", terminated={"exitCode": 3, "message": stopped}),
+    ]
+    run = outcome(workers_job("Failed", "MaxFailedIndexesExceeded"), pods)
+    assert run.message.startswith("worker 1 of 3: the trainer exited with code 1: ValueError")
+
+
 def test_a_group_retried_is_judged_by_its_last_attempt():
     oom = {"exitCode": 137, "reason": "OOMKilled", "finishedAt": "2026-11-27T03:09:00Z"}
     first = result("TrainerFailed", message="the trainer was killed by SIGKILL", exit_code=-9)
