@@ -29,7 +29,7 @@ from modelops_contracts.training import (
     WORLD_SIZE,
     TrainingResult,
 )
-from tests.integration.training import CTR_EXAMPLE, Run, in_image, train
+from tests.integration.training import CTR_EXAMPLE, Run, in_image, train, write_ctr_days
 
 DATE = {RUN_DATE: "2025-01-22T03:00:00Z"}
 
@@ -37,12 +37,7 @@ DATE = {RUN_DATE: "2025-01-22T03:00:00Z"}
 @pytest.fixture(scope="module")
 def ctr_days(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The week before the run date, written by the example's own module."""
-    uri = tmp_path_factory.mktemp("ctr-days").as_uri()
-    subprocess.run(
-        [sys.executable, "-m", "trainer.data", "--out", uri, "--end", "2025-01-21", "--days", "7"],
-        cwd=CTR_EXAMPLE, check=True, capture_output=True,
-    )  # fmt: skip
-    return uri
+    return write_ctr_days(tmp_path_factory.mktemp("ctr-days"), days=7)
 
 
 def free_port() -> int:

@@ -36,7 +36,14 @@ from modelops_contracts.verdict import Verdict
 from modelops_runtime.artifacts import installed_framework_versions
 from modelops_runtime.commands import main as runtime_main
 from modelops_runtime.settings import Settings
-from tests.integration.training import CTR_EXAMPLE, TRAINERS, build_wheels, in_image, train
+from tests.integration.training import (
+    CTR_EXAMPLE,
+    TRAINERS,
+    build_wheels,
+    in_image,
+    train,
+    write_ctr_days,
+)
 
 TINY = TRAINERS / "tiny"
 
@@ -346,12 +353,7 @@ def test_an_upload_that_fails(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def ctr_days(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Three weeks of synthetic click logs, written by the example's own module."""
-    uri = tmp_path_factory.mktemp("ctr-days").as_uri()
-    subprocess.run(
-        [sys.executable, "-m", "trainer.data", "--out", uri, "--end", "2025-01-21", "--days", "21"],
-        cwd=CTR_EXAMPLE, check=True, capture_output=True,
-    )  # fmt: skip
-    return uri
+    return write_ctr_days(tmp_path_factory.mktemp("ctr-days"), days=21)
 
 
 @pytest.fixture

@@ -67,3 +67,14 @@ def in_image(module_root: Path) -> dict[str, str]:
     """The environment of a trainer already in the image (on the path, no package)."""
     paths = [str(module_root), *filter(None, [os.environ.get("PYTHONPATH")])]
     return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def write_ctr_days(folder: Path, days: int, end: str = "2025-01-21") -> str:
+    """``days`` days of synthetic click logs up to ``end`` in ``folder``, written by the CTR
+    example's own module; their URI."""
+    uri = folder.as_uri()
+    subprocess.run(
+        [sys.executable, "-m", "trainer.data", "--out", uri, "--end", end, "--days", str(days)],
+        cwd=CTR_EXAMPLE, check=True, capture_output=True,
+    )  # fmt: skip
+    return uri
