@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from modelops_contracts.serving import DRAIN_SECONDS_ENV
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -63,7 +65,9 @@ class Server:
             command,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            # No Service takes a test's server out of rotation: it stops at once unless
+            # the test asks for a drain.
+            env={**os.environ, DRAIN_SECONDS_ENV: "0", **(env or {})},
         )
 
     def wait_until_live(self, timeout: float = 60) -> None:
