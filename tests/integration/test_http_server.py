@@ -68,6 +68,9 @@ def test_served_over_http_from_an_http_store(start, http_store, ctr: Trained) ->
     assert startup[0]["framework"] == "xgboost"
     assert startup[0]["load_seconds"] > 0
     assert gets == ["/ctr.joblib"]
+    # The collector, off while the server starts, runs again once the load is over.
+    frozen = [json.loads(line) for line in log.splitlines() if '"heap frozen after load"' in line]
+    assert frozen[0]["collector_enabled"] is True
 
 
 def test_concurrent_clients_each_get_their_own_rows(start, booster_json: Trained) -> None:
