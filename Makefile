@@ -97,7 +97,7 @@ test: install airflow-venv cluster-binaries $(PROMETHEUS) cluster-up images ## l
 	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 BENCH ?= predictor
-bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator|serving|distributed; docs/benchmarks.md)
+bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator|serving|cold_start|distributed; docs/benchmarks.md)
 	$(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 # --- the operator and the demo ------------------------------------------------------------

@@ -36,6 +36,8 @@ def create_app(
     ``freeze_heap`` (for a server process, not tests) moves everything alive after the
     load out of the garbage collector's reach: a loaded model is hundreds of thousands of
     objects, and full collections walking them stalled every request in flight (~70 ms).
+    It then turns the collector on, which a predictor's start turns off (``commands``):
+    collections during the imports only walk objects that stay.
 
     ``on_refused`` is called with the state when the artifact could not be served (a pod
     that reports the refusal and exits, rather than staying not-ready).
@@ -94,6 +96,8 @@ def _report_refusal(
 def _freeze_heap() -> None:
     gc.collect()
     gc.freeze()
+    gc.enable()
     logging.getLogger("modelops.predictor").info(
-        "heap frozen after load", extra={"frozen_objects": gc.get_freeze_count()}
+        "heap frozen after load",
+        extra={"frozen_objects": gc.get_freeze_count(), "collector_enabled": gc.isenabled()},
     )

@@ -111,6 +111,11 @@ def content_family(head: bytes) -> str:
     return ""
 
 
+def format_from_name(name: str) -> Format | None:
+    """The format a file's name says (its extension), or None when it says none."""
+    return _BY_EXTENSION.get(Path(name).suffix.lower())
+
+
 def detect_format(path: Path, declared: str = "") -> Format:
     """The artifact's format from its name and first bytes, checked against ``declared``."""
     with path.open("rb") as handle:
@@ -121,7 +126,7 @@ def detect_format(path: Path, declared: str = "") -> Format:
             "or XGBoost .json/.ubj model",
             reason="UnknownFormat",
         )
-    named = _BY_EXTENSION.get(path.suffix.lower())
+    named = format_from_name(path.name)
     if declared:
         try:
             named = Format(declared)

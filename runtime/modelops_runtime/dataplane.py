@@ -32,6 +32,7 @@ from modelops_runtime.models.inputs import (
     input_problem,
     rows_to_input,
 )
+from modelops_runtime.prefetch import Prefetch
 from modelops_runtime.preparation import prepare
 from modelops_runtime.settings import Settings
 from modelops_runtime.stats import PodCounters
@@ -62,8 +63,14 @@ class Prediction:
 
 
 class DataPlane:
-    def __init__(self, settings: Settings, metrics: PredictorMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: PredictorMetrics | None = None,
+        prefetch: Prefetch | None = None,
+    ) -> None:
         self.settings = settings
+        self.prefetch = prefetch
         self.metrics = metrics or PredictorMetrics()
         self.pod = PodCounters()
         # Read at scrape time from the same counter the stats answer: nothing on the hot path.
@@ -84,6 +91,8 @@ class DataPlane:
         started = time.perf_counter()
         state = self.state
         try:
+            if self.prefetch is not None:
+                self.prefetch.wait()  # the fetch below then finds the download in the cache
             prepared = prepare(self.settings)
         except ArtifactError as err:
             state.reason, state.message = err.reason, str(err)

@@ -22,14 +22,17 @@ from modelops_runtime import logs
 from modelops_runtime.app import create_app
 from modelops_runtime.dataplane import DataPlane, ModelState
 from modelops_runtime.draining import DrainingServer
+from modelops_runtime.prefetch import Prefetch
 from modelops_runtime.settings import Settings
 
 log = logging.getLogger("modelops.predictor")
 
 
-def serve(settings: Settings, termination_log: Path | None = None) -> int:
+def serve(
+    settings: Settings, termination_log: Path | None = None, prefetch: Prefetch | None = None
+) -> int:
     """Serve until stopped: 0 after a drain, 1 when the artifact was refused and the
-    refusal went to ``termination_log``."""
+    refusal went to ``termination_log``. The load waits for ``prefetch``'s download."""
     logs.configure(settings.log_level)
     log.info(
         "predictor starting",
@@ -44,7 +47,7 @@ def serve(settings: Settings, termination_log: Path | None = None) -> int:
         refused.append(verdict)
         server.should_exit = True
 
-    plane = DataPlane(settings)
+    plane = DataPlane(settings, prefetch=prefetch)
     app = create_app(
         settings,
         plane=plane,

@@ -25,10 +25,12 @@ from tests.models import Trained
 
 
 @pytest.fixture
-def http_store(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real HTTP file server on loopback serving a temporary folder."""
+def http_store(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """A real HTTP file server on loopback serving a temporary folder, and the paths it
+    was asked for."""
     root = tmp_path / "www"
     root.mkdir()
+    gets: list[str] = []
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -37,16 +39,22 @@ def http_store(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         def log_message(self, *args: object) -> None:
             pass
 
+        def do_GET(self) -> None:
+            gets.append(self.path)
+            super().do_GET()
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    yield f"http://127.0.0.1:{server.server_address[1]}", root, gets
     server.shutdown()
     server.server_close()
 
 
 def test_served_over_http_from_an_http_store(start, http_store, ctr: Trained) -> None:
-    base, root = http_store
+    """Downloaded once: by the child the server forks at its start, whose complete
+    download the load finds in the cache."""
+    base, root, gets = http_store
     (root / "ctr.joblib").write_bytes(ctr.path.read_bytes())
     server = start(f"{base}/ctr.joblib", "ctr")
     server.wait_until_ready()
@@ -59,6 +67,10 @@ def test_served_over_http_from_an_http_store(start, http_store, ctr: Trained) ->
     assert startup[0]["format"] == "joblib"
     assert startup[0]["framework"] == "xgboost"
     assert startup[0]["load_seconds"] > 0
+    assert gets == ["/ctr.joblib"]
+    # The collector, off while the server starts, runs again once the load is over.
+    frozen = [json.loads(line) for line in log.splitlines() if '"heap frozen after load"' in line]
+    assert frozen[0]["collector_enabled"] is True
 
 
 def test_concurrent_clients_each_get_their_own_rows(start, booster_json: Trained) -> None:

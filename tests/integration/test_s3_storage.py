@@ -10,6 +10,7 @@ import boto3
 import numpy as np
 import pytest
 
+from modelops_contracts.verdict import Verdict
 from modelops_runtime import storage
 from modelops_runtime.artifacts import write_metadata
 from modelops_runtime.errors import ArtifactError
@@ -72,3 +73,53 @@ def test_served_from_s3(start, bucket: str, houses: Trained) -> None:
     status, body = call(server.url + "/v1/models/houses:predict", {"instances": houses.rows})
     assert status == 200
     np.testing.assert_allclose(body["predictions"], houses.local_predict())
+
+
+def _upload_version(bucket: str, trained: Trained, prefix: str, tmp_path: Path) -> str:
+    """A version's folder as the operator records it: the model and its metadata.json."""
+    folder = tmp_path / prefix
+    folder.mkdir(parents=True)
+    (folder / "model.joblib").write_bytes(trained.path.read_bytes())
+    write_metadata(folder, "sklearn")
+    storage.upload(folder, f"s3://{bucket}/{prefix}")
+    return f"s3://{bucket}/{prefix}/"
+
+
+def test_a_light_wake_serves_an_s3_folder_pinned_to_its_sha256(
+    start, bucket: str, iris: Trained, tmp_path: Path
+) -> None:
+    """What a woken pod runs without the fetch step: the download (started before the
+    server's imports) is served once its checksum is the pinned one."""
+    uri = _upload_version(bucket, iris, "iris/v1", tmp_path)
+    log = tmp_path / "termination-log"
+    server = start(uri, "iris", "--sha256", iris.sha256(), "--termination-log", str(log))
+    server.wait_until_ready()
+    status, body = call(server.url + "/v1/models/iris:predict", {"instances": iris.rows})
+    assert status == 200
+    np.testing.assert_array_equal(body["predictions"], iris.local_predict())
+    assert not log.exists()
+    cache = tmp_path / "cache"
+    assert [p.name.startswith(".partial-") for p in cache.iterdir()] == [False]
+
+
+def test_a_light_wake_refuses_s3_bytes_that_changed_since_verification(
+    start, bucket: str, iris: Trained, houses: Trained, tmp_path: Path
+) -> None:
+    uri = _upload_version(bucket, houses, "iris/v1", tmp_path)
+    log = tmp_path / "termination-log"
+    server = start(uri, "iris", "--sha256", iris.sha256(), "--termination-log", str(log))
+    assert server.process.wait(timeout=60) == 1
+    verdict = Verdict.from_termination(log.read_text(), 1)
+    assert (verdict.reason, verdict.condition) == ("ChecksumMismatch", "ArtifactVerified")
+    assert houses.sha256() in verdict.message
+
+
+def test_a_missing_s3_artifact_is_refused_with_its_reason(
+    start, bucket: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "termination-log"
+    server = start(f"s3://{bucket}/gone/v1/", "gone", "--termination-log", str(log))
+    assert server.process.wait(timeout=60) == 1
+    verdict = Verdict.from_termination(log.read_text(), 1)
+    assert verdict.reason == "ArtifactNotFound"
+    assert f"no object or folder at s3://{bucket}/gone/v1/" in verdict.message
