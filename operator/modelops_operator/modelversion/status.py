@@ -28,23 +28,12 @@ from modelops_operator.conditions import (
     merge,
 )
 from modelops_operator.modelversion.builders import FETCH_CONTAINER, PREDICTOR_CONTAINER
+from modelops_operator.pod_state import stuck
 
 RESOURCES_AVAILABLE = "ResourcesAvailable"
 ACTIVE = "Active"
 PROMOTION = "Promotion"
 CONDITIONS = ConditionSet((ARTIFACT_VERIFIED, RUNTIME_COMPATIBLE, RESOURCES_AVAILABLE))
-
-# Container waiting reasons a user must act on; anything else is still starting.
-STUCK = {
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-    "CrashLoopBackOff",
-}
 
 
 @dataclass(frozen=True)
@@ -142,36 +131,10 @@ def _versions(found: Verdict) -> str:
 
 def pod_problem(pods: list[dict[str, Any]]) -> Observation | None:
     """The first reason a pod is stuck that a user can act on (image, crash loop, scheduling)."""
-    for pod in pods:
-        status = pod.get("status") or {}
-        for container in (status.get("initContainerStatuses") or []) + (
-            status.get("containerStatuses") or []
-        ):
-            waiting = (container.get("state") or {}).get("waiting") or {}
-            if waiting.get("reason") in STUCK:
-                return Observation.false(
-                    RESOURCES_AVAILABLE, str(waiting["reason"]), _stuck(container, waiting)
-                )
-        for condition in status.get("conditions") or []:
-            if (
-                condition.get("type") == "PodScheduled"
-                and condition.get("reason") == "Unschedulable"
-            ):
-                return Observation.false(
-                    RESOURCES_AVAILABLE, "Unschedulable", str(condition.get("message", ""))
-                )
-    return None
-
-
-def _stuck(container: dict[str, Any], waiting: dict[str, Any]) -> str:
-    message = (
-        f"container {container.get('name')}: {waiting.get('message') or waiting.get('reason')}"
-    )
-    last = (container.get("lastState") or {}).get("terminated")
-    if last:
-        detail = str(last.get("message") or last.get("reason") or "").strip()[-300:]
-        message += f"; last exit code {last.get('exitCode')}" + (f": {detail}" if detail else "")
-    return message
+    found = next((problem for pod in pods if (problem := stuck(pod))), None)
+    if found is None:
+        return None
+    return Observation.false(RESOURCES_AVAILABLE, found.reason, found.message)
 
 
 def _ready_pods(observed: Observed) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 from modelops_contracts.training import GROUP_LOST_EXIT, TrainingResult
 from modelops_operator import names
+from modelops_operator.pod_state import stuck
 from modelops_operator.trainingjob.builders import (
     COLLECT_CONTAINER,
     COMPLETION_INDEX,
@@ -22,10 +23,6 @@ from modelops_operator.trainingjob.builders import (
 )
 
 SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
-STUCK = {
-    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-    "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,9 +77,9 @@ def outcome(job: dict[str, Any], pods: list[dict[str, Any]]) -> RunOutcome:
         reason, message = _failure(finished, status, attempts, workers)
         result = next((r for p in attempts if (r := _result(p))), None)
         return replace(run, phase="Failed", result=result, reason=reason, message=message)
-    stuck = next((s for p in attempts if (s := _stuck(p))), None)
-    if stuck:
-        return replace(run, reason=stuck[0], message=stuck[1])
+    found = next((s for p in attempts if (s := stuck(p))), None)
+    if found:
+        return replace(run, reason=found.reason, message=found.message)
     running = any((p.get("status") or {}).get("phase") == "Running" for p in attempts)
     return replace(run, phase="Running" if running else "Pending")
 
@@ -155,18 +152,6 @@ def _result(pod: dict[str, Any]) -> TrainingResult | None:
         if terminated.get("message"):
             code = int(terminated.get("exitCode") or 0)
             return TrainingResult.from_termination(str(terminated["message"]), code)
-    return None
-
-
-def _stuck(pod: dict[str, Any]) -> tuple[str, str] | None:
-    for container in _containers(pod):
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in STUCK:
-            message = waiting.get("message") or waiting["reason"]
-            return str(waiting["reason"]), f"container {container.get('name')}: {message}"
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-            return "Unschedulable", str(condition.get("message", ""))
     return None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from modelops_contracts.verdict import Verdict
 from modelops_operator.conditions import Observation, changes, find
 from modelops_operator.modelversion.status import (
@@ -183,6 +185,27 @@ def test_unschedulable_pod():
 def test_starting_containers_are_not_a_problem():
     main = {"name": "predictor", "state": {"waiting": {"reason": "ContainerCreating"}}}
     assert pod_problem([pod(main=main)]) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "stuck"),
+    [
+        ('secret "s3-creds" not found', True),
+        ("couldn't find key AWS_ACCESS_KEY_ID in Secret modelops-demo/s3-creds", True),
+        ("failed to sync secret cache: timed out waiting for the condition", False),
+        ("failed to sync configmap cache: timed out waiting for the condition", False),
+    ],
+)
+def test_a_config_error_the_kubelet_retries_by_itself_is_still_starting(message, stuck):
+    """A late watch of the pod's Secret on a busy node is retried by the kubelet: held
+    requests keep waiting for the pod instead of being refused."""
+    waiting = {"reason": "CreateContainerConfigError", "message": message}
+    main = {"name": "predictor", "state": {"waiting": waiting}}
+    problem = pod_problem([pod(main=main)])
+    assert (problem is not None) == stuck
+    if stuck:
+        assert problem.reason == "CreateContainerConfigError"
+        assert message in problem.message
 
 
 # --- the condition set: Ready from its parts, Active apart -----------------------------
