@@ -160,10 +160,6 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     yield name
 
     core.delete_namespace(name, propagation_policy="Foreground")
-    # Its pods can no longer be replaced; ended now, they are gone before the namespace
-    # controller's first pass, which would otherwise wait half their grace period (~16 s)
-    # before it looks again. What the test checks has been checked.
-    core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
 
     def gone() -> bool:
         try:
