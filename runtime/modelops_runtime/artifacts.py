@@ -36,6 +36,8 @@ _CONTENT_FAMILY = {
     Format.XGBOOST_JSON: "xgboost-json",
     Format.XGBOOST_UBJ: "xgboost-ubj",
 }
+XGBOOST_FORMATS = frozenset({Format.XGBOOST_JSON, Format.XGBOOST_UBJ})
+"""XGBoost's own files (the rest are joblib or pickle files)."""
 _BY_EXTENSION = {
     ".joblib": Format.JOBLIB,
     ".pkl": Format.PICKLE,
@@ -199,7 +201,7 @@ def resolve(local: Path, declared_format: str = "", expected_sha256: str = "") -
 def framework_of(model_file: Path, artifact_format: Format) -> str:
     """``xgboost`` for XGBoost's own files and for pickles that reference XGBoost (its
     scikit-learn wrappers, a pipeline ending in one), else ``sklearn``."""
-    if artifact_format in (Format.XGBOOST_JSON, Format.XGBOOST_UBJ):
+    if artifact_format in XGBOOST_FORMATS:
         return "xgboost"
     with model_file.open("rb") as handle:
         return "xgboost" if b"xgboost" in handle.read() else "sklearn"

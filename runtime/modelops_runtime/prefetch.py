@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from modelops_runtime import storage
-from modelops_runtime.artifacts import Format, format_from_name
+from modelops_runtime.artifacts import XGBOOST_FORMATS, Format, format_from_name
 from modelops_runtime.errors import ArtifactError
 
 LOCAL_SCHEMES = ("file", "pvc")
@@ -42,7 +42,7 @@ def framework_module(uri: str, declared_format: str = "") -> str:
         )
     except ValueError:
         artifact_format = None
-    if artifact_format in (Format.XGBOOST_JSON, Format.XGBOOST_UBJ):
+    if artifact_format in XGBOOST_FORMATS:
         return "xgboost"
     return "sklearn.base"
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from modelops_contracts.serving import DRAIN_SECONDS_ENV
+from modelops_contracts.verdict import Verdict
 
 
 def free_port() -> int:
@@ -98,3 +99,9 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def refusal(server: Server, termination_log: Path) -> Verdict:
+    """The verdict a server that refused its artifact wrote before it exited 1."""
+    assert server.process.wait(timeout=60) == 1
+    return Verdict.from_termination(termination_log.read_text(), 1)

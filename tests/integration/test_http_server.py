@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelops_contracts.verdict import Verdict
-from tests.integration.servers import CLI
+from tests.integration.servers import CLI, refusal
 from tests.integration.servers import call as _call
 from tests.models import Trained
 
@@ -117,8 +116,7 @@ def test_a_refused_artifact_is_reported_in_the_termination_log_and_ends_the_serv
     the refusal is the verdict the operator reads back, and the process exits 1."""
     log = tmp_path / "termination-log"
     server = start(str(iris.path), "iris", "--sha256", "0" * 64, "--termination-log", str(log))
-    assert server.process.wait(timeout=60) == 1
-    verdict = Verdict.from_termination(log.read_text(), 1)
+    verdict = refusal(server, log)
     assert (verdict.reason, verdict.condition) == ("ChecksumMismatch", "ArtifactVerified")
     assert iris.sha256() in verdict.message
 

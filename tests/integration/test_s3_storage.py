@@ -10,11 +10,10 @@ import boto3
 import numpy as np
 import pytest
 
-from modelops_contracts.verdict import Verdict
 from modelops_runtime import storage
 from modelops_runtime.artifacts import write_metadata
 from modelops_runtime.errors import ArtifactError
-from tests.integration.servers import call
+from tests.integration.servers import call, refusal
 from tests.models import Trained
 
 pytestmark = pytest.mark.cluster
@@ -108,8 +107,7 @@ def test_a_light_wake_refuses_s3_bytes_that_changed_since_verification(
     uri = _upload_version(bucket, houses, "iris/v1", tmp_path)
     log = tmp_path / "termination-log"
     server = start(uri, "iris", "--sha256", iris.sha256(), "--termination-log", str(log))
-    assert server.process.wait(timeout=60) == 1
-    verdict = Verdict.from_termination(log.read_text(), 1)
+    verdict = refusal(server, log)
     assert (verdict.reason, verdict.condition) == ("ChecksumMismatch", "ArtifactVerified")
     assert houses.sha256() in verdict.message
 
@@ -119,7 +117,6 @@ def test_a_missing_s3_artifact_is_refused_with_its_reason(
 ) -> None:
     log = tmp_path / "termination-log"
     server = start(f"s3://{bucket}/gone/v1/", "gone", "--termination-log", str(log))
-    assert server.process.wait(timeout=60) == 1
-    verdict = Verdict.from_termination(log.read_text(), 1)
+    verdict = refusal(server, log)
     assert verdict.reason == "ArtifactNotFound"
     assert f"no object or folder at s3://{bucket}/gone/v1/" in verdict.message
