@@ -170,9 +170,19 @@ class Slow:
         return np.arange(len(rows), dtype=float)
 
 
-def slow_model(folder: Path, seconds: float) -> Path:
+class SlowToLoad(Slow):
+    """A model whose load takes ``seconds`` (its calls do not): a start that lasts."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import time
+
+        time.sleep(state["seconds"])
+        self.seconds = 0.0
+
+
+def slow_model(folder: Path, seconds: float, to_load: bool = False) -> Path:
     import joblib
 
-    path = folder / f"slow-{seconds:g}.joblib"
-    joblib.dump(Slow(seconds), path)
+    path = folder / f"slow-{'load-' if to_load else ''}{seconds:g}.joblib"
+    joblib.dump((SlowToLoad if to_load else Slow)(seconds), path)
     return path

@@ -195,7 +195,9 @@ class Dispatcher:
             reply = await endpoint.handler(call)
         except ModelopsError as err:
             reply = error_reply(err.status, str(err), err.reason, err.headers)
-            if err.status >= 500:
+            # A health or metadata route's 503 while the model loads is its answer, asked
+            # for every few milliseconds during a start: only predictions failed.
+            if err.status >= 500 and predicts:
                 log.error("request failed", extra={"route": endpoint.route, "error": str(err)})
         except Exception as err:  # the last line of defence: a clear 500, logged in full
             log.exception("unexpected error", extra={"route": endpoint.route})
