@@ -246,6 +246,7 @@ def _fetch(dest: Path, args: argparse.Namespace) -> Verdict:
     import shutil
     import tempfile
 
+    from modelops_runtime import prefetch
     from modelops_runtime.artifacts import METADATA_FILE, installed_framework_versions
     from modelops_runtime.preparation import prepare
     from modelops_runtime.settings import Settings
@@ -259,6 +260,8 @@ def _fetch(dest: Path, args: argparse.Namespace) -> Verdict:
     dest.mkdir(parents=True, exist_ok=True)
     placed = dest / "model"
     with tempfile.TemporaryDirectory(dir=dest) as cache:
+        # The download beside the framework's import, as the predictor starts (prefetch).
+        prefetch.start(settings.model_uri, Path(cache), settings.artifact_format).wait()
         prepared = prepare(settings, cache_dir=Path(cache))
         artifact = prepared.artifact
         staging = dest / ".model-staging"

@@ -20,7 +20,7 @@ import pytest
 
 from tests.integration.servers import CLI, refusal
 from tests.integration.servers import call as _call
-from tests.models import Trained
+from tests.models import Trained, slow_model
 
 
 @pytest.fixture
@@ -72,6 +72,40 @@ def test_served_over_http_from_an_http_store(start, http_store, ctr: Trained) ->
     assert frozen[0]["collector_enabled"] is True
 
 
+def _mapped(pid: int) -> set[str]:
+    """Which of scikit-learn and pandas the process imported: has their compiled modules
+    mapped."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {package for package in ("sklearn", "pandas") if f"/{package}/" in maps}
+
+
+@pytest.mark.parametrize(
+    ("model", "imported"),
+    [
+        # A Booster never uses scikit-learn (XGBoost's import would bring it), and its
+        # named columns bring pandas with the first request that has them.
+        ("booster_named", {"pandas"}),
+        ("iris", {"sklearn"}),  # pandas only notes its version for scikit-learn
+        ("houses", {"sklearn", "pandas"}),  # a ColumnTransformer on a DataFrame
+        ("ctr", {"sklearn"}),  # an XGBClassifier in a pipeline needs scikit-learn
+    ],
+)
+def test_a_predictor_imports_what_its_model_uses_and_serves_it(
+    start, http_store, request: pytest.FixtureRequest, model: str, imported: set[str]
+) -> None:
+    """A predictor hides what its framework's import brings for nothing (seconds of its
+    start); what the model or its requests use is imported when used."""
+    trained: Trained = request.getfixturevalue(model)
+    base, root, _ = http_store
+    (root / trained.path.name).write_bytes(trained.path.read_bytes())
+    server = start(f"{base}/{trained.path.name}", "m")
+    server.wait_until_ready()
+    status, body = _call(server.url + "/v1/models/m:predict", {"instances": trained.rows})
+    assert status == 200, body
+    np.testing.assert_allclose(body["predictions"], trained.local_predict(), rtol=1e-6)
+    assert _mapped(server.process.pid) == imported
+
+
 def test_concurrent_clients_each_get_their_own_rows(start, booster_json: Trained) -> None:
     server = start(str(booster_json.path), "b")
     server.wait_until_ready()
@@ -93,6 +127,25 @@ def test_concurrent_clients_each_get_their_own_rows(start, booster_json: Trained
     assert 'modelops_requests_total{code="200",route="v1_predict"} 200.0' in metrics
     assert "modelops_batch_rows_count" in metrics
     assert 'modelops_step_seconds_count{step="predict"}' in metrics
+
+
+def test_a_start_logs_failed_predictions_but_not_its_readiness_answers(
+    start, tmp_path: Path
+) -> None:
+    """While the model loads, readiness answers 503 to probes every few milliseconds (the
+    activator's): that is their answer, not an error. A prediction refused meanwhile is."""
+    server = start(str(slow_model(tmp_path, 2.0, to_load=True)), "slow")
+    server.wait_until_live()
+    assert _call(server.url + "/v1/models/slow:predict", {"instances": [[1.0]]})[0] == 503
+    not_ready = 0
+    while (status := _call(server.url + "/v2/health/ready")[0]) != 200:
+        assert status == 503
+        not_ready += 1
+        time.sleep(0.02)
+    assert not_ready > 5
+    failed = [line for line in server.log.read_text().splitlines() if "request failed" in line]
+    assert len(failed) == 1, failed
+    assert "v1_predict" in failed[0]
 
 
 def test_missing_artifact_keeps_the_server_up_and_not_ready(start, tmp_path: Path) -> None:

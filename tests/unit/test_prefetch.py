@@ -33,5 +33,18 @@ def test_the_framework_imported_during_the_download(uri: str, declared: str, mod
             "ftp://example.com/iris.joblib"],
 )  # fmt: skip
 def test_nothing_is_forked_for_a_local_or_unsupported_uri(uri: str, tmp_path: Path) -> None:
-    assert start(uri, tmp_path / "cache") is None
+    prefetch = start(uri, tmp_path / "cache")
+    assert prefetch.pid is None
+    assert prefetch.module == "sklearn.base"  # imported all the same, by the wait
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_local_folder_is_judged_by_its_model_file(tmp_path: Path) -> None:
+    """What the fetch step places (``/models/model/``) names no format; its file does."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.ubj").write_bytes(b"{")
+    (folder / "metadata.json").write_text("{}")
+    assert start(str(folder), tmp_path / "cache").module == "xgboost"
+    (folder / "second.joblib").write_bytes(b"\x80")  # two model files: the load refuses
+    assert start(str(folder), tmp_path / "cache").module == "sklearn.base"

@@ -53,12 +53,25 @@ class PredictorInputs:
     image_pull_policy: str = "IfNotPresent"
     auth: Auth | None = None
     """The Model's: who may call predict (the predictor itself checks)."""
-    verified_sha256: str = ""
+    verified: Verified | None = None
     """Set when pods may serve the artifact without the fetch step (see ``light_wake``)."""
 
 
-def light_wake(status: dict[str, Any], current: dict[str, Any] | None, wanted: int) -> str:
-    """The sha256 pods may serve the artifact at without the fetch step, or ''.
+@dataclass(frozen=True)
+class Verified:
+    """What the fetch step verified of the artifact, as the version's status records it."""
+
+    sha256: str
+    format: str = ""
+    """Passed on so the predictor imports the framework that format needs while the
+    artifact downloads (XGBoost's own files need no scikit-learn), even where the URI is
+    a folder that does not name it."""
+
+
+def light_wake(
+    status: dict[str, Any], current: dict[str, Any] | None, wanted: int
+) -> Verified | None:
+    """What pods may serve the artifact as without the fetch step, or None.
 
     A version's first pods fetch, verify and test-load its artifact in an init step that
     reports the verdict. That costs a second load of the model (and seconds of every cold
@@ -69,11 +82,13 @@ def light_wake(status: dict[str, Any], current: dict[str, Any] | None, wanted: i
     """
     sha256 = str(status.get("sha256") or "")
     if not sha256 or current is None:
-        return ""
+        return None
     template = ((current.get("spec") or {}).get("template") or {}).get("spec") or {}
     already = not template.get("initContainers")
     at_zero = wanted == 0 or not int((current.get("spec") or {}).get("replicas") or 0)
-    return sha256 if already or at_zero else ""
+    if not (already or at_zero):
+        return None
+    return Verified(sha256, str(status.get("format") or ""))
 
 
 def merge_predictor(version: Predictor | None, model: Predictor | None) -> Predictor:
@@ -120,7 +135,7 @@ def fetch_args(spec: ModelVersionSpec) -> list[str]:
 def serve_args(inputs: PredictorInputs) -> list[str]:
     """The predictor serves what the fetch step placed, or, on a light wake, the artifact
     itself pinned to its verified sha256."""
-    light = inputs.verified_sha256
+    light = inputs.verified
     args = [
         "serve", inputs.spec.artifact.uri if light else f"{MODEL_DIR}/model",
         "--name", inputs.spec.model,
@@ -130,9 +145,10 @@ def serve_args(inputs: PredictorInputs) -> list[str]:
         "--termination-log", TERMINATION_LOG,
     ]  # fmt: skip
     if light:
-        args += ["--sha256", light]
-        if inputs.spec.artifact.format:
-            args += ["--format", inputs.spec.artifact.format]
+        args += ["--sha256", light.sha256]
+        artifact_format = inputs.spec.artifact.format or light.format
+        if artifact_format:
+            args += ["--format", artifact_format]
     if inputs.predictor.method:
         args += ["--method", inputs.predictor.method]
     if inputs.predictor.max_batch_size:
@@ -227,7 +243,7 @@ def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
     container["readinessProbe"] = _probe("/v2/health/ready", period=2, failures=2)
     container["livenessProbe"] = _probe("/v2/health/live", period=10, failures=3)
     container["startupProbe"] = _probe("/v2/health/live", period=1, failures=120)
-    return _reads_artifact(container, inputs.spec) if inputs.verified_sha256 else container
+    return _reads_artifact(container, inputs.spec) if inputs.verified else container
 
 
 def _pod(inputs: PredictorInputs) -> dict[str, Any]:
@@ -237,7 +253,7 @@ def _pod(inputs: PredictorInputs) -> dict[str, Any]:
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": pod_security(),
-        "initContainers": [] if inputs.verified_sha256 else [fetch_container(inputs)],
+        "initContainers": [] if inputs.verified else [fetch_container(inputs)],
         "containers": [predictor_container(inputs)],
         "volumes": volumes,
     }

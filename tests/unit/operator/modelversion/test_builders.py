@@ -11,6 +11,7 @@ from modelops_operator.api.schema import parse
 from modelops_operator.meta import Owner
 from modelops_operator.modelversion.builders import (
     PredictorInputs,
+    Verified,
     claim_of,
     deployment,
     fetch_args,
@@ -31,11 +32,11 @@ def spec(**extra):
     return parse(ModelVersionSpec, body)
 
 
-def inputs(version_spec=None, predictor=None, secret="modelops-storage", verified=""):
+def inputs(version_spec=None, predictor=None, secret="modelops-storage", verified=None):
     version_spec = version_spec or spec()
     return PredictorInputs(
         OWNER, version_spec, predictor or Predictor(), "runtime:1", 1, secret, "IfNotPresent",
-        verified_sha256=verified,
+        verified=verified,
     )  # fmt: skip
 
 
@@ -221,7 +222,7 @@ def test_the_private_service_selects_its_pods_and_the_public_one_is_routed():
 
 def test_a_light_wake_serves_the_artifact_itself_pinned_to_its_sha256():
     version = spec(artifact={"uri": "s3://m/x.joblib", "format": "joblib"})
-    pod = pod_spec(deployment(inputs(version, verified=SHA)))
+    pod = pod_spec(deployment(inputs(version, verified=Verified(SHA, "joblib"))))
     assert pod["initContainers"] == []
     (predictor,) = pod["containers"]
     args = predictor["args"]
@@ -232,9 +233,25 @@ def test_a_light_wake_serves_the_artifact_itself_pinned_to_its_sha256():
     assert predictor["envFrom"] == [{"secretRef": {"name": "modelops-storage", "optional": True}}]
 
 
+@pytest.mark.parametrize(
+    ("declared", "verified", "passed"),
+    [
+        pytest.param("", "xgboost-json", "xgboost-json", id="a folder: the verified format"),
+        pytest.param("joblib", "joblib", "joblib", id="the spec's own"),
+        pytest.param("", "", None, id="recorded before formats were: none"),
+    ],
+)
+def test_a_light_wake_names_the_format_so_the_predictor_imports_its_framework_early(
+    declared, verified, passed
+):
+    artifact = {"uri": "s3://models/ctr/v1/", **({"format": declared} if declared else {})}
+    args = serve_args(inputs(spec(artifact=artifact), verified=Verified(SHA, verified)))
+    assert (args[args.index("--format") + 1] if "--format" in args else None) == passed
+
+
 def test_a_light_wake_of_a_pvc_artifact_mounts_the_claim_in_the_predictor():
     version = spec(artifact={"uri": "pvc://models-claim/ctr/model.joblib"})
-    (predictor,) = pod_spec(deployment(inputs(version, verified=SHA)))["containers"]
+    (predictor,) = pod_spec(deployment(inputs(version, verified=Verified(SHA))))["containers"]
     assert {"name": "MODELOPS_PVC_ROOT", "value": "/mnt/pvc"} in predictor["env"]
     mounts = {m["mountPath"]: m.get("readOnly") for m in predictor["volumeMounts"]}
     assert mounts["/mnt/pvc/models-claim"] is True
@@ -245,18 +262,19 @@ def _deployment(replicas, init=True):
     return {"spec": {"replicas": replicas, "template": template}}
 
 
-VERIFIED_STATUS = {"sha256": SHA}
+VERIFIED_STATUS = {"sha256": SHA, "format": "xgboost-json"}
+LIGHT = Verified(SHA, "xgboost-json")
 
 
 @pytest.mark.parametrize(
     ("status", "current", "wanted", "expected"),
     [
-        pytest.param({}, _deployment(0), 1, "", id="never verified: the fetch step verifies"),
-        pytest.param(VERIFIED_STATUS, None, 1, "", id="no Deployment yet"),
-        pytest.param(VERIFIED_STATUS, _deployment(2), 2, "", id="serving pods are not replaced"),
-        pytest.param(VERIFIED_STATUS, _deployment(1), 0, SHA, id="going to zero"),
-        pytest.param(VERIFIED_STATUS, _deployment(0), 1, SHA, id="woken from zero"),
-        pytest.param(VERIFIED_STATUS, _deployment(3, init=False), 5, SHA, id="already light"),
+        pytest.param({}, _deployment(0), 1, None, id="never verified: the fetch step verifies"),
+        pytest.param(VERIFIED_STATUS, None, 1, None, id="no Deployment yet"),
+        pytest.param(VERIFIED_STATUS, _deployment(2), 2, None, id="serving pods are not replaced"),
+        pytest.param(VERIFIED_STATUS, _deployment(1), 0, LIGHT, id="going to zero"),
+        pytest.param(VERIFIED_STATUS, _deployment(0), 1, LIGHT, id="woken from zero"),
+        pytest.param(VERIFIED_STATUS, _deployment(3, init=False), 5, LIGHT, id="already light"),
     ],
 )
 def test_light_wake_only_once_verified_and_never_replacing_serving_pods(
