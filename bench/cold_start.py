@@ -2,12 +2,13 @@
 
 What a light wake runs in its container (``serve s3://BUCKET/PREFIX/ --sha256 SHA
 --termination-log ...``, nothing cached), timed on this machine against the real MinIO of
-the local cluster (``/var/lib/modelops-cluster/s3.env``) for the serving bench's two models
-(a scikit-learn pipeline and an XGBClassifier, each saved with joblib, beside their
-``metadata.json``). The peer is the runtime as it was at a git ref (``--baseline``, default
-``main``), run from a copy of that ref's sources with the same interpreter and libraries;
-the two alternate within each round. The time is from spawning the process to the first
-200 on ``/v2/health/ready`` (polled every 10 ms); the pod sandbox and the image are not in it.
+the local cluster (``/var/lib/modelops-cluster/s3.env``) for the serving bench's models (a
+scikit-learn pipeline and an XGBClassifier, each saved with joblib, and the same model's
+Booster saved with ``save_model``, each beside its ``metadata.json``). The peer is the
+runtime as it was at a git ref (``--baseline``, default ``main``), run from a copy of that
+ref's sources with the same interpreter and libraries; the two alternate within each
+round. The time is from spawning the process to the first 200 on ``/v2/health/ready``
+(polled every 10 ms); the pod sandbox and the image are not in it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servers import REPO, free_port
-from workloads import Workload, train_pipeline, train_xgboost
+from workloads import Workload, train_booster, train_pipeline, train_xgboost
 
 S3_ENV = Path("/var/lib/modelops-cluster/s3.env")
 READY_TIMEOUT = 60.0
@@ -98,10 +99,10 @@ def uploaded(workloads: list[Workload], env: dict[str, str]) -> Iterator[list[Ar
     try:
         artifacts = []
         for workload in workloads:
-            framework = "xgboost" if workload.name == "xgb" else "sklearn"
-            s3.upload_file(str(workload.ours_artifact), bucket, f"{workload.name}/model.joblib")
+            key = f"{workload.name}/{workload.ours_artifact.name}"
+            s3.upload_file(str(workload.ours_artifact), bucket, key)
             with tempfile.TemporaryDirectory() as tmp:
-                metadata = write_metadata(Path(tmp), framework)
+                metadata = write_metadata(Path(tmp), workload.framework)
                 s3.upload_file(str(metadata), bucket, f"{workload.name}/metadata.json")
             artifacts.append(
                 Artifact(
@@ -162,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     env = s3_env()
     with tempfile.TemporaryDirectory(prefix="cold-start-models-") as tmp:
-        workloads = [train_pipeline(Path(tmp) / "pipeline"), train_xgboost(Path(tmp) / "xgb")]
+        workloads = [
+            train_pipeline(Path(tmp) / "pipeline"),
+            train_xgboost(Path(tmp) / "xgb"),
+            train_booster(Path(tmp) / "booster"),
+        ]
         with baseline_sources(args.baseline) as old_path, uploaded(workloads, env) as artifacts:
             runtimes = [Runtime(args.baseline, old_path), Runtime("this tree", "")]
             times: dict[tuple[str, str], list[float]] = {}

@@ -10,7 +10,8 @@ a bucket of the same name for the models trained here. Both go at the end, also 
    scikit-learn pipeline, concurrency 8) on the Model's Service (ClusterIP, kube-proxy to
    the pod) and on the pod's own address, in interleaved rounds: the throughput ratio and
    the added median latency of the Service hop.
-2. **cold**: a scikit-learn pipeline and an XGBoost model at ``minReplicas: 0``. Each wake
+2. **cold**: a scikit-learn pipeline, an XGBClassifier (both saved with joblib) and the
+   same model's Booster (``save_model``, .ubj) at ``minReplicas: 0``. Each wake
    starts when every version of the part is at zero (``Active=False ScaledToZero``) with no
    pod left: one request to the Model's Service, timed from sending to its 200; the last
    wake of each model is a burst of concurrent requests that must all answer 200. Where
@@ -48,11 +49,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import loadgen
+import numpy as np
 import servers
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from predictor import machine, write_docs
-from workloads import Workload, train_pipeline, train_xgboost
+from workloads import Workload, train_booster, train_pipeline, train_xgboost
 
 from modelops_contracts.serving import ACTIVATION_ANNOTATION, WOKE_HEADER
 from modelops_operator import names
@@ -333,6 +335,7 @@ class Target:
     model: str
     version: str
     framework: str
+    saved_as: str
     host: str  # the Host a client inside the cluster sends (<svc>.<ns>.svc.cluster.local)
     body: bytes
     expected: list[Any]
@@ -348,9 +351,10 @@ def deploy(bench: Bench, workload: Workload, model: str, predictor: dict[str, An
     from modelops_runtime.artifacts import write_metadata
     from modelops_runtime.storage import sha256_of
 
-    framework = "xgboost" if workload.name == "xgb" else "sklearn"
+    framework = workload.framework
     prefix = f"{model}/v1"
-    bench.s3.upload_file(str(workload.ours_artifact), bench.namespace, f"{prefix}/model.joblib")
+    key = f"{prefix}/{workload.ours_artifact.name}"
+    bench.s3.upload_file(str(workload.ours_artifact), bench.namespace, key)
     with tempfile.TemporaryDirectory() as tmp:
         metadata = write_metadata(Path(tmp), framework)
         bench.s3.upload_file(str(metadata), bench.namespace, f"{prefix}/metadata.json")
@@ -371,7 +375,7 @@ def deploy(bench: Bench, workload: Workload, model: str, predictor: dict[str, An
     bench.wait(ready, READY_TIMEOUT, f"{version} Ready", every=1.0)
     bench.wait(serving, 60, f"Model {model} serving {version}", every=0.5)
     return Target(
-        model, version, framework,
+        model, version, framework, workload.ours_format,
         host=f"{names.model_service(model)}.{bench.namespace}.svc.cluster.local",
         body=json.dumps({"instances": workload.batch(1).tolist()}).encode(),
         expected=workload.expected(1).tolist(),
@@ -387,6 +391,16 @@ def undeploy(bench: Bench, target: Target) -> None:
                 GROUP, API_VERSION, bench.namespace, plural, name
             )
     bench.wait(lambda: not bench.pods(target.version), 120, f"{target.version}'s pods gone", 1.0)
+
+
+def same_predictions(got: Any, target: Target) -> bool:
+    """The served predictions are the local ones: labels exactly, probabilities to float32's
+    precision (a Booster answers float32, written as its shortest decimal)."""
+    try:
+        served, local = np.asarray(got, dtype=float), np.asarray(target.expected, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return served.shape == local.shape and bool(np.allclose(served, local, rtol=1e-6))
 
 
 @dataclass(frozen=True)
@@ -411,7 +425,7 @@ def send(ip: str, port: int, target: Target) -> Answer:
         body = response.read().decode("utf-8", "replace")
         held = response.getheader(WOKE_HEADER)
         status = response.status
-        if status == 200 and json.loads(body).get("predictions") != target.expected:
+        if status == 200 and not same_predictions(json.loads(body).get("predictions"), target):
             status, body = -1, f"wrong predictions (want {target.expected}): {body[:200]}"
         return Answer(status, body, float(held) if held else None, time.time())
     except (OSError, http.client.HTTPException) as err:
@@ -675,7 +689,7 @@ def cold_part(args: argparse.Namespace, bench: Bench, workloads: list[Workload])
         watcher.stop()
     for target in targets:
         undeploy(bench, target)
-    return {"wakes": [asdict(w) for w in wakes], "models": {t.model: t.framework for t in targets}}
+    return {"wakes": [asdict(w) for w in wakes], "models": {t.model: t.saved_as for t in targets}}
 
 
 def describe(w: Wake, waited: float) -> str:
@@ -961,6 +975,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                "images": check_install(bench)}  # fmt: skip
     pipeline = train_pipeline(folder / "models/pipeline")
     xgb = train_xgboost(folder / "models/xgb")
+    booster = train_booster(folder / "models/booster")
     print(f"namespace and bucket {bench.namespace}", flush=True)
     try:
         make_namespace(bench)
@@ -969,7 +984,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 if part == "direct":
                     results[part] = direct_part(args, bench, wrk, pipeline)
                 elif part == "cold":
-                    results[part] = cold_part(args, bench, [pipeline, xgb])
+                    results[part] = cold_part(args, bench, [pipeline, xgb, booster])
                 else:
                     results[part] = scale_part(args, bench, wrk, pipeline)
             except (TimeoutError, ApiException) as err:

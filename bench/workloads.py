@@ -1,4 +1,4 @@
-"""The two benchmark models, trained fresh for every run and saved where each server wants them.
+"""The benchmark models, trained fresh for every run and saved where each server wants them.
 
 Nothing here is committed: the artifacts land in the run's folder under ``bench/results/``.
 """
@@ -20,6 +20,7 @@ class Workload:
     """One model as both servers get it, plus the rows the load generator sends."""
 
     name: str  # also the model name in the URL paths
+    framework: str  # as metadata.json records it
     description: str
     ours_artifact: Path  # what `modelops serve` loads
     ours_format: str
@@ -31,7 +32,13 @@ class Workload:
         return self.rows[:size]
 
     def expected(self, size: int) -> np.ndarray:
-        """What ``model.predict`` says locally for the rows of a batch."""
+        """What ``model.predict`` says locally for the rows of a batch (a Booster's
+        ``inplace_predict``, as the predictor serves it)."""
+        if self.ours_artifact.suffix in (".json", ".ubj"):
+            import xgboost
+
+            booster = xgboost.Booster(model_file=str(self.ours_artifact))
+            return np.asarray(booster.inplace_predict(self.batch(size).astype(np.float32)))
         model = joblib.load(self.ours_artifact)
         return np.asarray(model.predict(self.batch(size)))
 
@@ -56,9 +63,29 @@ def train_xgboost(folder: Path) -> Workload:
         model,
         folder,
         name="xgb",
+        framework="xgboost",
         description="XGBClassifier, 200 trees, depth 6, 40 features",
         ours_format="joblib (XGBClassifier)",
         rows=_rows(x[10_000:]),
+    )
+
+
+def train_booster(folder: Path) -> Workload:
+    """The same XGBoost model as ``train_xgboost``, saved the way XGBoost saves its own:
+    ``booster.save_model("model.ubj")`` (a Booster; no scikit-learn needed to serve it)."""
+    classifier = train_xgboost(folder / "classifier")
+    booster = joblib.load(classifier.ours_artifact).get_booster()
+    ours = folder / "model.ubj"
+    booster.save_model(ours)
+    return Workload(
+        name="booster",
+        framework="xgboost",
+        description="the XGBClassifier's Booster, saved with save_model (.ubj)",
+        ours_artifact=ours,
+        ours_format="xgboost-ubj (Booster)",
+        mlserver_artifact=classifier.mlserver_artifact,
+        mlserver_implementation=classifier.mlserver_implementation,
+        rows=classifier.rows,
     )
 
 
@@ -78,6 +105,7 @@ def train_pipeline(folder: Path) -> Workload:
         model,
         folder,
         name="pipeline",
+        framework="sklearn",
         description="Pipeline(StandardScaler, LogisticRegression), 20 features, 3 classes",
         ours_format="joblib (Pipeline)",
         rows=_rows(x[5_000:]),
@@ -85,7 +113,13 @@ def train_pipeline(folder: Path) -> Workload:
 
 
 def _saved(
-    model: object, folder: Path, name: str, description: str, ours_format: str, rows: np.ndarray
+    model: object,
+    folder: Path,
+    name: str,
+    framework: str,
+    description: str,
+    ours_format: str,
+    rows: np.ndarray,
 ) -> Workload:
     """Save the fitted model for both servers: ours and MLServer's sklearn runtime read the
     same joblib file, each from its own folder."""
@@ -98,6 +132,7 @@ def _saved(
     joblib.dump(model, mlserver_file)
     return Workload(
         name=name,
+        framework=framework,
         description=description,
         ours_artifact=ours,
         ours_format=ours_format,
