@@ -1,7 +1,7 @@
 """``make bench BENCH=cold_start``: a predictor's start, from process start to its first 200.
 
-What a light wake runs in its container (``serve s3://BUCKET/PREFIX/ --sha256 SHA
---termination-log ...``, nothing cached), timed on this machine against the real MinIO of
+What a light wake runs in its container (``serve s3://BUCKET/PREFIX/ --sha256 SHA --format
+FORMAT --termination-log ...``, nothing cached), timed on this machine against the real MinIO of
 the local cluster (``/var/lib/modelops-cluster/s3.env``) for the serving bench's models (a
 scikit-learn pipeline and an XGBClassifier, each saved with joblib, and the same model's
 Booster saved with ``save_model``, each beside its ``metadata.json``). The peer is the
@@ -45,6 +45,7 @@ class Artifact:
     name: str
     uri: str
     sha256: str
+    format: str  # the verified format, which the operator passes to a light wake
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,7 +85,7 @@ def uploaded(workloads: list[Workload], env: dict[str, str]) -> Iterator[list[Ar
     (as the serving bench uploads them); the bucket goes at the end."""
     import boto3
 
-    from modelops_runtime.artifacts import write_metadata
+    from modelops_runtime.artifacts import format_from_name, write_metadata
     from modelops_runtime.storage import sha256_of
 
     s3 = boto3.session.Session().client(
@@ -109,6 +110,7 @@ def uploaded(workloads: list[Workload], env: dict[str, str]) -> Iterator[list[Ar
                     workload.name,
                     f"s3://{bucket}/{workload.name}/",
                     sha256_of(workload.ours_artifact),
+                    str(format_from_name(workload.ours_artifact.name)),
                 )
             )
         yield artifacts
@@ -136,7 +138,7 @@ def start_to_ready(runtime: Runtime, artifact: Artifact, env: dict[str, str]) ->
         run_env = {**env, "PYTHONPATH": runtime.pythonpath} if runtime.pythonpath else env
         command = [
             sys.executable, "-m", "modelops_runtime", "serve", artifact.uri,
-            "--sha256", artifact.sha256, "--port", str(port),
+            "--sha256", artifact.sha256, "--format", artifact.format, "--port", str(port),
             "--cache-dir", f"{tmp}/cache", "--termination-log", f"{tmp}/termination-log",
             "--log-level", "warning",
         ]  # fmt: skip
