@@ -136,3 +136,25 @@ def test_python_m_modelops_runtime_fetch_as_a_pod_runs_it(tmp_path: Path, iris: 
     )
     assert json.loads(finished.stdout) == json.loads(log.read_text())  # the same line on stdout
     assert (tmp_path / "shared" / "model" / iris.path.name).exists()
+
+
+def test_verifying_a_booster_in_a_folder_never_imports_sklearn(
+    tmp_path: Path, booster_ubj: Trained
+) -> None:
+    """The fetch step judges the framework by the downloaded file (a folder's name says
+    nothing) and imports XGBoost without scikit-learn, as a Booster's predictor does. In a
+    process of its own, as in a pod: the check is which modules it ended with."""
+    folder = tmp_path / "artifact"
+    folder.mkdir()
+    (folder / "model.ubj").write_bytes(booster_ubj.path.read_bytes())
+    script = (
+        "import sys\n"
+        "from modelops_runtime.commands import main\n"
+        f"code = main(['fetch', {str(folder)!r}, '--dest', {str(tmp_path / 'shared')!r}])\n"
+        "print(code, 'sklearn' in sys.modules, 'xgboost' in sys.modules)\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+    verdict_line, last = finished.stdout.strip().splitlines()[-2:]
+    assert last == "0 False True", finished.stderr
+    assert json.loads(verdict_line)["format"] == "xgboost-ubj"
