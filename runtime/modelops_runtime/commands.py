@@ -262,8 +262,8 @@ def _fetch(dest: Path, args: argparse.Namespace) -> Verdict:
     placed = dest / "model"
     with tempfile.TemporaryDirectory(dir=dest) as cache:
         # Downloaded first, so the framework is judged by the file itself and imported
-        # without what it brings for nothing, as a predictor does. No child is forked: a
-        # test runs this command in its own process. Whatever fails, the load says why.
+        # without what it brings for nothing, as a predictor does. No child is forked:
+        # tests call this command inside the test process. Whatever fails, the load says why.
         with contextlib.suppress(Exception):
             local = storage.fetch(settings.model_uri, Path(cache))
             prefetch.start(str(local), Path(cache), settings.artifact_format).wait()

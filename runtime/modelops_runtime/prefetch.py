@@ -53,7 +53,8 @@ def framework_module(uri: str, declared_format: str = "") -> str:
 
 
 class Prefetch:
-    """A child process fetching ``uri`` into ``cache_dir``."""
+    """The framework's import to come and, for a remote artifact, the child process
+    fetching it into the cache folder."""
 
     def __init__(self, pid: int | None, module: str) -> None:
         self.pid = pid
