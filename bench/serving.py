@@ -334,8 +334,7 @@ class Target:
 
     model: str
     version: str
-    framework: str
-    saved_as: str
+    saved_as: str  # the artifact's format, as the report names the model
     host: str  # the Host a client inside the cluster sends (<svc>.<ns>.svc.cluster.local)
     body: bytes
     expected: list[Any]
@@ -351,12 +350,11 @@ def deploy(bench: Bench, workload: Workload, model: str, predictor: dict[str, An
     from modelops_runtime.artifacts import write_metadata
     from modelops_runtime.storage import sha256_of
 
-    framework = workload.framework
     prefix = f"{model}/v1"
     key = f"{prefix}/{workload.ours_artifact.name}"
     bench.s3.upload_file(str(workload.ours_artifact), bench.namespace, key)
     with tempfile.TemporaryDirectory() as tmp:
-        metadata = write_metadata(Path(tmp), framework)
+        metadata = write_metadata(Path(tmp), workload.framework)
         bench.s3.upload_file(str(metadata), bench.namespace, f"{prefix}/metadata.json")
     version = f"{model}-v1"
     sha256 = sha256_of(workload.ours_artifact)
@@ -375,7 +373,7 @@ def deploy(bench: Bench, workload: Workload, model: str, predictor: dict[str, An
     bench.wait(ready, READY_TIMEOUT, f"{version} Ready", every=1.0)
     bench.wait(serving, 60, f"Model {model} serving {version}", every=0.5)
     return Target(
-        model, version, framework, workload.ours_format,
+        model, version, workload.ours_format,
         host=f"{names.model_service(model)}.{bench.namespace}.svc.cluster.local",
         body=json.dumps({"instances": workload.batch(1).tolist()}).encode(),
         expected=workload.expected(1).tolist(),
