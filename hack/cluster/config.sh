@@ -150,6 +150,13 @@ serializeImagePulls: false
 maxPods: 110
 rotateCertificates: false
 serverTLSBootstrap: false
+# Secrets and ConfigMaps fetched when a container needs them, not watched from the binding:
+# with the default (Watch) the kubelet lists a woken predictor's storage Secret before the
+# API server's node authorizer links the pod to the node, is refused, and the container
+# waits ~0.8 s for the retry (kubernetes/kubernetes#133269, #128910; docs/operations.md,
+# "Nodes, for cold starts"). Mounted ones are refreshed on each pod sync (the node's TTL
+# annotation is 0 on a small cluster), as with a watch.
+configMapAndSecretChangeDetectionStrategy: Cache
 EOF
 }
 
