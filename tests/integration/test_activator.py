@@ -10,6 +10,7 @@ recorder that plays the operator: it starts a predictor and lists its pod.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelops_contracts.serving import STATS_PATH, ActivatorStats, Route
+from modelops_runtime.activator.listener import Connection
 from modelops_runtime.activator.proxy import Activator
 from modelops_runtime.activator.settings import ActivatorSettings
 from modelops_runtime.activator.view import Blocker, ClusterView, Pod
@@ -46,16 +48,52 @@ class Recorder:
             self._then(namespace, version)
 
 
+class Loopback(httpx.AsyncBaseTransport):
+    """Sends each request to the activator's port on loopback, the admin one for host
+    ``activator``, keeping the Host header the URL gave it (the Service it is for)."""
+
+    def __init__(self, port: int, admin_port: int) -> None:
+        self._ports = {"activator": admin_port}
+        self._port = port
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        port = self._ports.get(request.url.host, self._port)
+        request.url = request.url.copy_with(host="127.0.0.1", port=port)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 @asynccontextmanager
 async def activator(
     view: ClusterView, waker: Recorder | None = None, **settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Activator]]:
+    """The activator's proxy behind its own server side on two loopback ports, as its
+    process serves them (uvicorn's process handling aside: test_activator_process.py)."""
     app = Activator(view, waker or Recorder(), ActivatorSettings(**settings))
-    transport = httpx.ASGITransport(app=app)
+    loop = asyncio.get_running_loop()
+    connections: set[Connection] = set()
+    tasks: set[asyncio.Task[None]] = set()
+    servers = [
+        await loop.create_server(
+            functools.partial(Connection, handler, app.settings.max_body_bytes, connections, tasks),
+            "127.0.0.1",
+            0,
+        )
+        for handler in (app.proxy, app.admin)
+    ]
+    port, admin_port = (server.sockets[0].getsockname()[1] for server in servers)
+    transport = Loopback(port, admin_port)
     async with httpx.AsyncClient(transport=transport, base_url=HOST, timeout=120) as client:
         try:
             yield client, app
         finally:
+            for server in servers:
+                server.close()
+            for connection in list(connections):
+                connection.shutdown()
             await app.close()
 
 

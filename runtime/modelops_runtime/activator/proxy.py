@@ -16,8 +16,6 @@ from bisect import bisect_left
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
-import orjson
-
 from modelops_contracts.serving import (
     LATENCY_BUCKETS_MS,
     READINESS_PATH,
@@ -28,6 +26,7 @@ from modelops_contracts.serving import (
     VersionTraffic,
 )
 from modelops_runtime.activator.balancer import Splitter, least_loaded
+from modelops_runtime.activator.listener import RawHeaders, error_answer
 from modelops_runtime.activator.metrics import WAKE_BUCKETS_S, exposition, registry_for
 from modelops_runtime.activator.settings import ActivatorSettings
 from modelops_runtime.activator.upstream import Answer, Broken, ConnectFailed, Late, Upstreams
@@ -39,7 +38,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-RawHeaders = list[tuple[bytes, bytes]]
 
 _HOP_BY_HOP = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding")
@@ -68,8 +66,7 @@ class Refusal(Exception):
 
     def answer(self) -> Answer:
         extra = [(b"retry-after", str(self.retry_after).encode())] if self.retry_after else []
-        body = orjson.dumps({"error": str(self), "reason": self.reason})
-        return own(self.status, body, extra=extra)
+        return error_answer(self.status, self.reason, str(self), extra)
 
 
 def own(
@@ -160,8 +157,8 @@ def target_of(headers: dict[bytes, bytes]) -> Key:
 
 
 class Activator:
-    """The ASGI app. Proxied traffic on ``settings.port``; /metrics, /modelops/stats,
-    /healthz and /readyz on ``settings.admin_port`` only."""
+    """Proxied traffic on ``settings.port`` (``proxy``); /metrics, /modelops/stats,
+    /healthz and /readyz on ``settings.admin_port`` only (``admin``)."""
 
     def __init__(
         self,
@@ -186,24 +183,12 @@ class Activator:
         self.registry = registry_for(self)
         view.subscribe(self._view_changed)
 
-    # --- ASGI ---------------------------------------------------------------------------
+    # --- the two ports (served by listener.Connection) -----------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            server = scope.get("server")
-            try:
-                if server is not None and server[1] == self.settings.admin_port:
-                    answer = self._admin(scope["path"])
-                else:
-                    answer = await self._proxy(scope, receive)
-            except Exception as err:  # the last line of defence: a clear 500, logged in full
-                log.exception("unexpected error", extra={"path": scope.get("path")})
-                answer = Refusal(500, "InternalError", f"{type(err).__name__}: {err}").answer()
-            await send(
-                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
-            )
-            await send({"type": "http.response.body", "body": answer.body})
-        elif scope["type"] == "lifespan":
+        """ASGI for uvicorn's lifespan only: the requests themselves reach ``proxy`` and
+        ``admin`` through the activator's own server side (``listener``)."""
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -216,6 +201,10 @@ class Activator:
         await self.close()
         await send({"type": "lifespan.shutdown.complete"})
 
+    async def admin(self, method: bytes, target: bytes, headers: RawHeaders, body: bytes) -> Answer:
+        """The admin port's answer."""
+        return self._admin(target.partition(b"?")[0].decode("latin-1"))
+
     async def close(self) -> None:
         if self._on_stop is not None:
             await self._on_stop()
@@ -225,11 +214,12 @@ class Activator:
 
     # --- the proxied path ---------------------------------------------------------------
 
-    async def _proxy(self, scope: Scope, receive: Receive) -> Answer:
-        raw: RawHeaders = scope["headers"]
+    async def proxy(self, method: bytes, target: bytes, headers: RawHeaders, body: bytes) -> Answer:
+        """The proxied port's answer: the request forwarded to a pod of the version it is
+        routed to, or the activator's own refusal."""
         found: dict[bytes, bytes] = {}
         forward: RawHeaders = []
-        for name, value in raw:
+        for name, value in headers:
             if name in (b"host", _TARGET):
                 found[name] = value
             if name not in _HOP_BY_HOP:
@@ -237,15 +227,9 @@ class Activator:
         try:
             namespace, service = target_of(found)
             version = self._version_for(namespace, service)
-            body = await _read_body(receive, self.settings.max_body_bytes)
         except Refusal as refusal:
             return refusal.answer()
-        target = scope.get("raw_path") or scope["path"].encode()
-        if scope.get("query_string"):
-            target += b"?" + scope["query_string"]
-        return await self._forward(
-            self._state(namespace, version), scope["method"].encode(), target, forward, body
-        )
+        return await self._forward(self._state(namespace, version), method, target, forward, body)
 
     def _version_for(self, namespace: str, service: str) -> str:
         routes = self.view.routes(namespace, service)
@@ -549,21 +533,3 @@ class Activator:
             return own(200, b'{"ready":true}')
         return Refusal(404, "NotFound", "admin routes: /metrics, /modelops/stats, /healthz, "
                        "/readyz").answer()  # fmt: skip
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Refusal(400, "ClientGone", "the client went away before sending the body")
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise Refusal(413, "PayloadTooLarge", f"body over the limit of {limit} bytes")
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,4 +1,5 @@
-"""Run the activator: the proxy on uvicorn, fed by watches on the API server (or, for
+"""Run the activator: the proxy on its own server side (``listener``) inside uvicorn's
+process handling (sockets, lifespan, signals), fed by watches on the API server (or, for
 benchmarks and local runs, by a static file), draining on SIGTERM like the predictor."""
 
 from __future__ import annotations
@@ -8,15 +9,16 @@ import json
 import logging
 import socket
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from modelops_contracts.serving import Route
 from modelops_runtime import logs
+from modelops_runtime.activator.listener import Connection
 from modelops_runtime.activator.proxy import Activator
 from modelops_runtime.activator.settings import ActivatorSettings
 from modelops_runtime.activator.view import ClusterView, Pod
-from modelops_runtime.coalescing import CoalescingHttpToolsProtocol
 from modelops_runtime.draining import DrainingServer
 
 log = logging.getLogger("modelops.activator")
@@ -83,6 +85,27 @@ def build(settings: ActivatorSettings) -> Activator:
     )
 
 
+def connections_for(activator: Activator) -> type[Connection]:
+    """The protocol class uvicorn makes per connection (its ``http`` setting): the admin
+    port's connections answer with ``Activator.admin``, the others with ``proxy``."""
+
+    class ActivatorConnection(Connection):
+        def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None):
+            super().__init__(
+                activator.proxy,
+                activator.settings.max_body_bytes,
+                server_state.connections,
+                server_state.tasks,
+            )
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            if transport.get_extra_info("sockname")[1] == activator.settings.admin_port:
+                self.handler = activator.admin
+            super().connection_made(transport)
+
+    return ActivatorConnection
+
+
 def listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -109,12 +132,8 @@ def serve(settings: ActivatorSettings) -> None:
     config = uvicorn.Config(
         activator,
         loop="auto",
-        http=CoalescingHttpToolsProtocol,
-        access_log=False,
+        http=connections_for(activator),
         log_config=None,
-        proxy_headers=False,
-        server_header=False,  # the pods' own headers pass through unchanged
-        date_header=False,
         timeout_graceful_shutdown=max(1, round(settings.timeout_seconds)),
     )
 
