@@ -87,13 +87,15 @@ class Connection(asyncio.Protocol):
         self._closing = False
         self._paused = False
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_since = 0.0
+        """When the last answer left (loop time): the idle timer measures from it."""
 
     # --- asyncio ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         self._connections.add(self)
-        self._arm_idle_timer()
+        self._became_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -104,15 +106,13 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self._cancel_idle_timer()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # No protocol switch is proxied: the request is served as plain HTTP/1.1 and
             # the connection ends after it.
             self._closing = True
-            if self._reading is not None:  # upgrade data arrived with an unfinished body
-                self._reading = None
+            self._reading = None  # whatever followed the request is not HTTP/1.1
             self._next()
         except httptools.HttpParserError as err:
             self._refuse(error_answer(400, "BadRequest", f"not a valid HTTP/1.1 request: {err}"))
@@ -151,7 +151,7 @@ class Connection(asyncio.Protocol):
             elif name == b"expect" and value.lower() == b"100-continue":
                 expects = True
         if declared > self._max_body:
-            self._too_large(request)
+            self._refuse(self._too_large(), request)
         elif expects and self._parser.get_http_version() == "1.1":
             self._transport.write(_CONTINUE)
 
@@ -161,7 +161,7 @@ class Connection(asyncio.Protocol):
             return
         request.size += len(body)
         if request.size > self._max_body:
-            self._too_large(request)
+            self._refuse(self._too_large(), request)
         else:
             request.body.append(body)
 
@@ -177,23 +177,20 @@ class Connection(asyncio.Protocol):
 
     # --- answering ---------------------------------------------------------------------------
 
-    def _too_large(self, request: _Request) -> None:
-        request.answer = error_answer(
+    def _too_large(self) -> Answer:
+        return error_answer(
             413, "PayloadTooLarge", f"body over the limit of {self._max_body} bytes"
         )
-        request.keep_alive = False
-        self._reading = None
-        self._closing = True  # what else comes on this connection is not read
-        self._queue.append(request)
-        self._next()
 
-    def _refuse(self, answer: Answer) -> None:
-        request = _Request()
+    def _refuse(self, answer: Answer, request: _Request | None = None) -> None:
+        """Answer the request being read (or a stand-in for what could not be read) with
+        ``answer``, in its turn, and read nothing more on this connection."""
+        request = request or _Request()
         request.answer, request.keep_alive = answer, False
         self._reading = None
+        self._closing = True
         self._queue.append(request)
         self._next()
-        self._closing = True
 
     def _next(self) -> None:
         if self._busy:
@@ -202,7 +199,7 @@ class Connection(asyncio.Protocol):
             if self._closing:
                 self._close()
             else:
-                self._arm_idle_timer()
+                self._became_idle()
             return
         request = self._queue.popleft()
         if self._paused and len(self._queue) < _MAX_PIPELINED // 2 and self._transport:
@@ -258,20 +255,30 @@ class Connection(asyncio.Protocol):
 
     # --- idle connections and shutdown ----------------------------------------------------
 
-    def _arm_idle_timer(self) -> None:
+    def _became_idle(self) -> None:
+        # One timer per connection, moved only when it fires, keeps timers off the path of
+        # each request: it closes the connection once idle a whole KEEP_ALIVE_SECONDS.
+        loop = asyncio.get_running_loop()
+        self._idle_since = loop.time()
         if self._idle_timer is None:
-            loop = asyncio.get_running_loop()
-            self._idle_timer = loop.call_later(KEEP_ALIVE_SECONDS, self._idle_too_long)
+            self._idle_timer = loop.call_later(KEEP_ALIVE_SECONDS, self._idle_check)
+
+    def _idle_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._busy or self._queue or self._reading is not None:
+            wait = KEEP_ALIVE_SECONDS  # in use: idle time starts again after its answer
+        else:
+            wait = self._idle_since + KEEP_ALIVE_SECONDS - loop.time()
+            if wait <= 0:
+                self._idle_timer = None
+                self._close()
+                return
+        self._idle_timer = loop.call_later(wait, self._idle_check)
 
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-
-    def _idle_too_long(self) -> None:
-        self._idle_timer = None
-        if not self._busy and not self._queue and self._reading is None:
-            self._close()
 
     def shutdown(self) -> None:
         """The server stops: end this connection once what it was sent is answered."""
