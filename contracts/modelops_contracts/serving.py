@@ -16,6 +16,9 @@ ROUTES_ANNOTATION = "modelops.dev/routes"
 """On a Service the operator manages (a Model's, or a version's public one): where its
 requests go, as JSON ``[{"version": name, "percent": n}, ...]``. The activator reads it
 when the Service's endpoints point at the activator."""
+AUTH_ANNOTATION = "modelops.dev/auth"
+"""On the same Services: the Model's auth mode (``AUTH_MODES``), so the activator asks a
+caller for the credential before it wakes a version at zero for it."""
 ACTIVATION_ANNOTATION = "modelops.dev/activation-requested"
 """On a ModelVersion: written by the activator (RFC 3339 time, UTC) when it holds a
 request for the version and no pod of it is ready; the operator scales it up at once."""
@@ -53,6 +56,22 @@ API_KEYS_DIR_ENV = "MODELOPS_API_KEYS_DIR"
 """apiKey: a folder (the mounted Secret) whose files each hold one accepted key."""
 AUTH_RESOURCE_ENV = "MODELOPS_AUTH_RESOURCE"
 """kubernetes: ``namespace/model``, the Model a caller must be allowed to predict on."""
+CACHE_DIR_ENV = "MODELOPS_CACHE_DIR"
+PVC_ROOT_ENV = "MODELOPS_PVC_ROOT"
+KUBE_API_ENV = "MODELOPS_KUBE_API"
+"""kubernetes auth: the API server the predictor sends its reviews to (default the
+in-cluster one), its token file and its CA bundle."""
+KUBE_TOKEN_FILE_ENV = "MODELOPS_KUBE_TOKEN_FILE"
+KUBE_CA_FILE_ENV = "MODELOPS_KUBE_CA_FILE"
+RESERVED_ENV = (
+    AUTH_MODE_ENV, API_KEYS_DIR_ENV, AUTH_RESOURCE_ENV, CACHE_DIR_ENV, PVC_ROOT_ENV,
+    KUBE_API_ENV, KUBE_TOKEN_FILE_ENV, KUBE_CA_FILE_ENV,
+    "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
+)  # fmt: skip
+"""What the operator (or the kubelet) sets on a predictor, and what would point its token
+reviews at another API server: a version's ``predictor.env`` may not set them (refused at
+apply: they would switch auth off or make a fake API server the judge of tokens), and
+the operator's own come last anyway."""
 AUTH_MODES = ("none", "apiKey", "kubernetes")
 PREDICT_VERB = "create"
 PREDICT_GROUP = "modelops.dev"
@@ -62,12 +81,23 @@ PREDICT_SUBRESOURCE = "predict"
 group ``modelops.dev`` on the Model (by name, in the Model's namespace). The predictor's
 service account needs ``create`` on ``tokenreviews`` and ``subjectaccessreviews``
 (the built-in ClusterRole ``system:auth-delegator``)."""
+
+
+def token_audience(namespace: str, model: str) -> str:
+    """The audience a Kubernetes token must be bound to for a Model's predictors to accept
+    it (``kubectl create token ACCOUNT --audience modelops.dev/NAMESPACE/MODEL``). A token
+    for one Model is then worthless elsewhere: not at the API server (whose own audience it
+    lacks), not at another Model's pods (which run their author's code and see it)."""
+    return f"{PREDICT_GROUP}/{namespace}/{model}"
+
+
 DRAIN_SECONDS_ENV = "MODELOPS_DRAIN_SECONDS"
-"""After SIGTERM the predictor fails readiness at once and keeps answering for this long
-(default 5), so endpoint removal can propagate, before it stops taking connections."""
+"""After SIGTERM the predictor fails readiness at once and keeps answering until no
+prediction came for this long (default 5), so endpoint removal can propagate, before it
+stops taking connections; at most three times this long after SIGTERM."""
 DRAIN_TIMEOUT_ENV = "MODELOPS_DRAIN_TIMEOUT_SECONDS"
 """Then it waits at most this long (default 20) for the requests it holds, and exits 0.
-A pod's ``terminationGracePeriodSeconds`` must exceed the two together."""
+A pod's ``terminationGracePeriodSeconds`` must exceed three drains and this together."""
 
 
 def private_service(version: str) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+
+from modelops_contracts.termination import MESSAGE_INVALID, Fields, MessageInvalid, report_in
 
 # Reasons a run ends with.
 TRAINED = "Trained"
@@ -124,27 +125,34 @@ class TrainingResult:
     @classmethod
     def from_termination(cls, message: str, exit_code: int) -> TrainingResult:
         """What a pod reported; a message that is not a result (the pod was killed before
-        it wrote one) becomes a failure that quotes it."""
+        it wrote one) becomes a failure that quotes it, and a result with a field of the
+        wrong type or a number that is not finite is refused (``TerminationMessageInvalid``,
+        naming the field). Never raises: the message is the pod's to write."""
+        data = report_in(message)
+        if data is None:
+            return cls(reason=TRAINER_FAILED, message=message.strip()[-1000:], exit_code=exit_code)
+        fields = Fields(data)
         try:
-            data: Any = json.loads(message)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("reason"), str):
             return cls(
-                reason=data["reason"],
-                message=str(data.get("message", "")),
-                artifact_uri=str(data.get("artifact_uri", "")),
-                sha256=str(data.get("sha256", "")),
-                format=str(data.get("format", "")),
-                framework=str(data.get("framework", "")),
-                metrics=_numbers(data.get("metrics")),
-                baseline_version=str(data.get("baseline_version", "")),
-                baseline_metrics=_numbers(data.get("baseline_metrics")),
-                candidate_metrics=_numbers(data.get("candidate_metrics")),
-                exit_code=int(data.get("exit_code") or 0),
-                log_tail=str(data.get("log_tail", "")),
+                reason=fields.reason(),
+                message=fields.text("message"),
+                artifact_uri=fields.text("artifact_uri"),
+                sha256=fields.text("sha256"),
+                format=fields.text("format"),
+                framework=fields.text("framework"),
+                metrics=fields.numbers("metrics"),
+                baseline_version=fields.text("baseline_version"),
+                baseline_metrics=fields.numbers("baseline_metrics"),
+                candidate_metrics=fields.numbers("candidate_metrics"),
+                exit_code=fields.exit_code("exit_code"),
+                log_tail=fields.text("log_tail"),
             )
-        return cls(reason=TRAINER_FAILED, message=message.strip()[-1000:], exit_code=exit_code)
+        except MessageInvalid as err:
+            return cls(
+                reason=MESSAGE_INVALID,
+                message=f"the pod's termination message is not a valid training result: {err}",
+                exit_code=exit_code,
+            )
 
 
 def _cut(text: str, excess: int) -> str:
@@ -153,12 +161,6 @@ def _cut(text: str, excess: int) -> str:
         return text
     keep = len(text) - excess - 3
     return "..." + text[-keep:] if keep > 0 else ""
-
-
-def _numbers(value: Any) -> dict[str, float]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
 
 
 SCHEDULE_NAME = "MODELOPS_SCHEDULE"

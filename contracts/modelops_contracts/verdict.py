@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Final, Literal
+from typing import Final, Literal
+
+from modelops_contracts.termination import MESSAGE_INVALID, Fields, MessageInvalid, report_in
 
 ARTIFACT_VERIFIED: Final = "ArtifactVerified"
 RUNTIME_COMPATIBLE: Final = "RuntimeCompatible"
@@ -21,6 +23,7 @@ RUNTIME_REASONS = frozenset({"VersionMismatch"})
 TERMINATION_MESSAGE_LIMIT = 4000
 
 Judged = Literal["ArtifactVerified", "RuntimeCompatible"]
+JUDGED: tuple[Judged, ...] = (ARTIFACT_VERIFIED, RUNTIME_COMPATIBLE)
 
 
 @dataclass(frozen=True)
@@ -68,38 +71,38 @@ class Verdict:
 
     @classmethod
     def from_termination(cls, message: str, exit_code: int) -> Verdict:
-        """The verdict a pod reported; a message that is not one (a crash before the
-        verdict was written) becomes a refusal that quotes its end."""
-        try:
-            data: Any = json.loads(message)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("reason"), str):
-            return cls(
-                reason=data["reason"],
-                message=str(data.get("message", "")),
-                condition=RUNTIME_COMPATIBLE
-                if data.get("condition") == RUNTIME_COMPATIBLE
-                else ARTIFACT_VERIFIED,
-                framework=str(data.get("framework", "")),
-                format=str(data.get("format", "")),
-                sha256=str(data.get("sha256", "")),
-                recorded_versions=_strings(data.get("recorded_versions")),
-                runtime_versions=_strings(data.get("runtime_versions")),
-                metrics=_numbers(data.get("metrics")),
-                version_problems=tuple(str(p) for p in data.get("version_problems") or ()),
-            )
+        """The verdict a pod reported. A message that holds none is a crash before the
+        verdict was written (a refusal that quotes its end) or, from a pod that exited 0,
+        a message it should not have written; a verdict with a field of the wrong type or
+        a number that is not finite is refused (``TerminationMessageInvalid``, naming the
+        field). Never raises: the message is the pod's to write."""
+        data = report_in(message)
         tail = message.strip()[-500:]
-        if exit_code:
-            return cls(reason=VERIFICATION_FAILED, message=tail or f"exit code {exit_code}")
-        return cls(reason=VERIFIED, message=tail)
-
-
-def _strings(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-
-def _numbers(value: Any) -> dict[str, float]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
+        if data is None:
+            if exit_code:
+                return cls(reason=VERIFICATION_FAILED, message=tail or f"exit code {exit_code}")
+            return cls(
+                reason=MESSAGE_INVALID,
+                message=f"the pod exited 0 with no verdict in its termination message: {tail!r}",
+            )
+        fields = Fields(data)
+        try:
+            return cls(
+                reason=fields.reason(),
+                message=fields.text("message"),
+                condition=RUNTIME_COMPATIBLE
+                if fields.choice("condition", JUDGED) == RUNTIME_COMPATIBLE
+                else ARTIFACT_VERIFIED,
+                framework=fields.text("framework"),
+                format=fields.text("format"),
+                sha256=fields.text("sha256"),
+                recorded_versions=fields.texts("recorded_versions"),
+                runtime_versions=fields.texts("runtime_versions"),
+                metrics=fields.numbers("metrics"),
+                version_problems=fields.strings("version_problems"),
+            )
+        except MessageInvalid as err:
+            return cls(
+                reason=MESSAGE_INVALID,
+                message=f"the pod's termination message is not a valid verdict: {err}",
+            )

@@ -14,7 +14,7 @@ from modelops_contracts.serving import STATS_PATH
 from modelops_contracts.verdict import VERIFICATION_FAILED
 from modelops_runtime.auth import guard_for
 from modelops_runtime.dataplane import DataPlane, ModelState
-from modelops_runtime.protocols import v1, v2
+from modelops_runtime.protocols import openapi, v1, v2
 from modelops_runtime.protocols.http import Call, Dispatcher, Endpoint, Guard, Reply
 from modelops_runtime.settings import Settings
 
@@ -68,6 +68,7 @@ def create_app(
     endpoints = [
         *v1.endpoints(plane),
         *v2.endpoints(plane),
+        *openapi.endpoints(),
         Endpoint("GET", "/metrics", "metrics", metrics),
         Endpoint("GET", STATS_PATH, "stats", stats),
     ]

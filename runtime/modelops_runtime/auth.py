@@ -5,8 +5,9 @@
   ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. The folder is read again when
   it changes (the kubelet swaps its ``..data`` link when the Secret changes), so keys
   rotate without a restart. Keys are compared in constant time.
-- ``kubernetes``: a bearer token the API server vouches for (TokenReview) of a caller RBAC
-  lets ``create`` ``models/predict`` (group ``modelops.dev``) on this Model
+- ``kubernetes``: a bearer token bound to this Model's audience (``token_audience``) that
+  the API server vouches for (TokenReview with that audience) of a caller RBAC lets
+  ``create`` ``models/predict`` (group ``modelops.dev``) on this Model
   (SubjectAccessReview). Decisions are cached by the token's hash (allowed for a minute,
   refused for a few seconds); the reviews run in threads with a timeout; an API server
   that cannot be reached is a 503, never a 401.
@@ -34,6 +35,7 @@ from modelops_contracts.serving import (
     PREDICT_SUBRESOURCE,
     PREDICT_VERB,
     TOKEN_HEADER,
+    token_audience,
 )
 from modelops_runtime.errors import AuthUnavailable, Forbidden, ModelopsError, Unauthorized
 from modelops_runtime.kube import KubeClient, KubeConfig, KubeError
@@ -172,6 +174,7 @@ class KubernetesAuth:
         max_entries: int = 10_000,
     ) -> None:
         self.namespace, self.model = namespace, model
+        self.audience = token_audience(namespace, model)
         self._client = client
         self._allow_seconds, self._deny_seconds = allow_seconds, deny_seconds
         self._timeout = timeout
@@ -238,14 +241,20 @@ class KubernetesAuth:
                 {
                     "apiVersion": "authentication.k8s.io/v1",
                     "kind": "TokenReview",
-                    "spec": {"token": token},
+                    "spec": {"token": token, "audiences": [self.audience]},
                 },
                 timeout=self._timeout,
             )
             status = review.get("status") or {}
-            if not status.get("authenticated"):
+            if not status.get("authenticated") or self.audience not in (
+                status.get("audiences") or []
+            ):
                 why = status.get("error") or "the API server does not recognise it"
-                return Unauthorized(f"the bearer token was not accepted: {why}")
+                return Unauthorized(
+                    f"the bearer token was not accepted: {why}; a token for this model is "
+                    f"bound to the audience {self.audience} (kubectl create token ACCOUNT "
+                    f"--audience {self.audience})"
+                )
             user = status.get("user") or {}
             username = str(user.get("username", ""))
             access = self._client.request(

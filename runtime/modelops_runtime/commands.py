@@ -332,6 +332,14 @@ def _add_train(commands: Any) -> None:
         "--package", help="URI of the trainer's wheel or sdist, installed first (with --module)"
     )
     parser.add_argument(
+        "--index-url",
+        help="the only index the package's dependencies resolve from (no public index, no "
+        "pip configuration); default: pip's own",
+    )
+    parser.add_argument(
+        "--extra-index-url", action="append", default=[], help="another index (with --index-url)"
+    )
+    parser.add_argument(
         "--output",
         help="folder URI the model and metadata.json are uploaded to "
         "(default: $MODELOPS_OUTPUT_URI)",
@@ -364,6 +372,8 @@ def train(args: argparse.Namespace) -> int:
 
     if args.package and not args.module:
         args.parser.error("--package goes with --module (the module of the package to run)")
+    if args.extra_index_url and not args.index_url:
+        args.parser.error("--extra-index-url goes with --index-url")
     output = args.output or os.environ.get(OUTPUT_URI, "")
     if output:
         result = run_training(
@@ -371,6 +381,7 @@ def train(args: argparse.Namespace) -> int:
                 output=output,
                 module=args.module,
                 package=args.package,
+                index=(args.index_url, *args.extra_index_url) if args.index_url else (),
                 command=tuple(args.command or ()),
                 user_args=tuple(args.trainer_args),
                 evaluation_hook=args.evaluation_hook,

@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from modelops_contracts.serving import KUBE_API_ENV, KUBE_CA_FILE_ENV, KUBE_TOKEN_FILE_ENV
+
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-API_ENV = "MODELOPS_KUBE_API"
-TOKEN_FILE_ENV = "MODELOPS_KUBE_TOKEN_FILE"
-CA_FILE_ENV = "MODELOPS_KUBE_CA_FILE"
 _TOKEN_MAX_AGE = 60.0
 
 
@@ -55,7 +54,7 @@ class KubeConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KubeConfig:
         env = os.environ if env is None else env
-        server = env.get(API_ENV, "")
+        server = env.get(KUBE_API_ENV, "")
         if not server:
             host, port = (
                 env.get("KUBERNETES_SERVICE_HOST", ""),
@@ -64,11 +63,11 @@ class KubeConfig:
             if not host:
                 raise KubeError(
                     f"no Kubernetes API server: not in a pod (KUBERNETES_SERVICE_HOST is unset) "
-                    f"and {API_ENV} is not set"
+                    f"and {KUBE_API_ENV} is not set"
                 )
             server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-        token = env.get(TOKEN_FILE_ENV) or str(SERVICE_ACCOUNT / "token")
-        ca = env.get(CA_FILE_ENV) or str(SERVICE_ACCOUNT / "ca.crt")
+        token = env.get(KUBE_TOKEN_FILE_ENV) or str(SERVICE_ACCOUNT / "token")
+        ca = env.get(KUBE_CA_FILE_ENV) or str(SERVICE_ACCOUNT / "ca.crt")
         return cls(
             server=server.rstrip("/"),
             token_file=Path(token) if Path(token).exists() else None,

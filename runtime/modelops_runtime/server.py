@@ -1,10 +1,11 @@
 """Run the predictor with uvicorn: the same entry point locally and in pods.
 
 On SIGTERM (a pod being deleted) the server drains: readiness fails at once, everything
-that arrives is still answered for ``drain_seconds`` (endpoint removal reaches kube-proxy
-and the activator asynchronously), then the server stops taking connections, waits at
-most ``drain_timeout_seconds`` for the requests it holds, and exits 0. A second SIGTERM
-ends the delay early; SIGINT (Ctrl+C) stops at once, gracefully, without the delay.
+that arrives is still answered until no prediction came for ``drain_seconds`` (endpoint
+removal reaches kube-proxy and the activator asynchronously; at most three times that),
+then the server stops taking connections, waits at most ``drain_timeout_seconds`` for the
+requests it holds, and exits 0. A second SIGTERM ends the delay early; SIGINT (Ctrl+C)
+stops at once, gracefully, without the delay.
 
 Given a termination log (a pod's), a predictor whose artifact is refused writes the
 refusal there as the fetch step's verdict and exits 1, so the operator can say why.
@@ -68,7 +69,7 @@ def serve(
     def drain() -> None:
         app.pod.draining = True
 
-    server = DrainingServer(config, settings.drain_seconds, drain)
+    server = DrainingServer(config, settings.drain_seconds, drain, lambda: app.pod.last_request)
     server.run()
     log.info("predictor stopped", extra={"answered": app.pod.requests})
     return 1 if refused else 0

@@ -15,8 +15,7 @@ from modelops_contracts.serving import (
     DRAIN_SECONDS_ENV,
     DRAIN_TIMEOUT_ENV,
 )
-
-DEFAULT_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "xgboost.", "builtins.")
+from modelops_runtime.skops_trust import DEFAULT_SKOPS_TRUSTED_TYPES
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -49,7 +48,9 @@ class Settings:
     max_batch_wait_ms: float = 0.0
     allow_version_mismatch: bool = False
     nan_policy: str = "allow"
-    skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED_PREFIXES
+    skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED_TYPES
+    """The exact type names a skops file may name beyond skops' own safe list: the
+    defaults and those ``MODELOPS_SKOPS_TRUSTED`` adds."""
     log_level: str = "info"
     access_log: bool = False
     auth_mode: str = "none"
@@ -87,7 +88,7 @@ class Settings:
                 env.get("MODELOPS_ALLOW_VERSION_MISMATCH"), base.allow_version_mismatch
             ),
             "nan_policy": env.get("MODELOPS_NAN_POLICY", base.nan_policy),
-            "skops_trusted": _csv(env.get("MODELOPS_SKOPS_TRUSTED"), base.skops_trusted),
+            "skops_trusted": base.skops_trusted + _csv(env.get("MODELOPS_SKOPS_TRUSTED"), ()),
             "log_level": env.get("MODELOPS_LOG_LEVEL", base.log_level),
             "access_log": _flag(env.get("MODELOPS_ACCESS_LOG"), base.access_log),
             "auth_mode": env.get(AUTH_MODE_ENV) or base.auth_mode,

@@ -130,7 +130,26 @@ def _existing(path: Path, uri: str) -> Path:
 def _pvc_path(uri: str) -> Path:
     parsed = urlparse(uri)
     root = Path(os.environ.get("MODELOPS_PVC_ROOT", "/mnt/pvc"))
-    return root / parsed.netloc / parsed.path.lstrip("/")
+    return inside(root, f"{parsed.netloc}/{parsed.path.lstrip('/')}".rstrip("/"), uri)
+
+
+def inside(folder: Path, relative: str, uri: str) -> Path:
+    """``folder``/``relative`` for a key or path that stays inside ``folder``: a name
+    taken from a bucket or a URI must never write (or read) outside it."""
+    parts = relative.split("/")
+    if not relative or any(part in ("", ".", "..") for part in parts) or "\\" in relative:
+        raise ArtifactError(
+            f"{uri}: the name {relative!r} would lead outside its folder ('..', '.', an "
+            "empty or absolute part); rename the object",
+            reason="ArtifactInvalid",
+        )
+    return folder.joinpath(*parts)
+
+
+def _objects_under(prefix: str, keys: list[str]) -> list[tuple[str, str]]:
+    """Each key under ``prefix`` with its name relative to it; folder markers (a key
+    ending in '/', as consoles create them) hold no data and are passed over."""
+    return [(key, key[len(prefix) :]) for key in keys if not key.endswith("/")]
 
 
 def _single_entry(folder: Path) -> Path:
@@ -149,7 +168,8 @@ def _bucket_key(uri: str) -> tuple[str, str]:
 
 
 def _basename(key: str) -> str:
-    return key.rstrip("/").rsplit("/", 1)[-1] or "artifact"
+    name = key.rstrip("/").rsplit("/", 1)[-1]
+    return name if name not in ("", ".", "..") else "artifact"
 
 
 # --- http(s) ---------------------------------------------------------------------------
@@ -240,8 +260,8 @@ def _download_s3(uri: str, staging: Path) -> None:
     keys = _s3_call(lambda: list(_s3_keys_under(client, bucket, prefix)), uri)
     if not keys:
         raise ArtifactError(f"no object or folder at {uri}", reason="ArtifactNotFound")
-    for item in keys:
-        dest = staging / item[len(prefix) :]
+    objects = [(key, inside(staging, name, uri)) for key, name in _objects_under(prefix, keys)]
+    for item, dest in objects:  # every name checked before the first byte is written
         dest.parent.mkdir(parents=True, exist_ok=True)
         _s3_call(lambda item=item, dest=dest: client.download_file(bucket, item, str(dest)), uri)
 
@@ -271,8 +291,10 @@ def _download_gs(uri: str, staging: Path) -> None:
     blobs = list(bucket.list_blobs(prefix=prefix))
     if not blobs:
         raise ArtifactError(f"no object or folder at {uri}", reason="ArtifactNotFound")
-    for item in blobs:
-        dest = staging / item.name[len(prefix) :]
+    by_name = {blob.name: blob for blob in blobs}
+    names = _objects_under(prefix, list(by_name))
+    objects = [(by_name[key], inside(staging, name, uri)) for key, name in names]
+    for item, dest in objects:  # every name checked before the first byte is written
         dest.parent.mkdir(parents=True, exist_ok=True)
         item.download_to_filename(str(dest))
 

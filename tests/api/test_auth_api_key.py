@@ -85,6 +85,28 @@ async def test_a_key_is_taken_from_either_header_and_others_are_refused(
     assert open_routes == [200] * 5
 
 
+async def test_refused_callers_are_not_load(iris: Trained, tmp_path: Path) -> None:
+    """Refused requests must not keep a version awake (``last_request``) or scale it out
+    (``requests``, ``in_flight``): the autoscaler reads these counters."""
+    from modelops_contracts.serving import PodStats
+
+    keys = tmp_path / "keys"
+    mount_secret(keys, {"alice": "k-alice"}, 1)
+    body = {"instances": iris.rows[:1]}
+    async with guarded(iris, tmp_path, keys) as client:
+        for _ in range(5):
+            refused = await client.post("/v1/models/iris:predict", json=body)
+            assert refused.status_code == 401
+        idle = PodStats.from_json((await client.get(STATS_PATH)).content)
+        allowed = await client.post("/v1/models/iris:predict", json=body,
+                                    headers={"X-API-Key": "k-alice"})  # fmt: skip
+        busy = PodStats.from_json((await client.get(STATS_PATH)).content)
+    assert (idle.requests, idle.in_flight, idle.last_request) == (0, 0, 0.0)
+    assert allowed.status_code == 200
+    assert (busy.requests, busy.in_flight) == (1, 0)
+    assert busy.last_request > 0
+
+
 async def test_keys_rotate_without_a_restart(iris: Trained, tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     mount_secret(keys, {"current": "k-old"}, 1)

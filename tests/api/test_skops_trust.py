@@ -1,6 +1,6 @@
 """skops files load only with trusted types: any other type refuses the load, and
-``MODELOPS_SKOPS_TRUSTED`` (the defaults plus more prefixes, as docs/predictor.md shows)
-trusts more."""
+``MODELOPS_SKOPS_TRUSTED`` (exact type names added to the defaults, as docs/predictor.md
+shows) trusts more; a module prefix there trusts nothing."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from modelops_contracts.verdict import Verdict
 from modelops_runtime.commands import main as runtime_main
-from modelops_runtime.settings import DEFAULT_SKOPS_TRUSTED_PREFIXES
 from tests.api.conftest import Serve
+from tests.crafted_skops import crafted
 from tests.models import Trained
 
-# The defaults and this test's own module, as a user adds the package of their own code.
-TRUSTING_TESTS = ",".join((*DEFAULT_SKOPS_TRUSTED_PREFIXES, "tests."))
 BUILT: list[str] = []  # every Doubler that skops built from a file
 
 
@@ -73,9 +71,9 @@ async def test_an_untrusted_type_refuses_the_load_and_is_never_built(
     assert BUILT == []
 
 
-async def test_trusting_its_module_serves_it(serve: Serve, doubled: Trained) -> None:
+async def test_trusting_its_type_serves_it(serve: Serve, doubled: Trained) -> None:
     BUILT.clear()
-    env = {"MODELOPS_SKOPS_TRUSTED": TRUSTING_TESTS}
+    env = {"MODELOPS_SKOPS_TRUSTED": UNTRUSTED}
     async with serve(doubled.path, name="doubled", env=env) as client:
         ready = await client.get("/v2/health/ready")
         predict = await client.post("/v1/models/doubled:predict", json={"instances": doubled.rows})
@@ -84,7 +82,19 @@ async def test_trusting_its_module_serves_it(serve: Serve, doubled: Trained) -> 
     assert BUILT == ["Doubler"]
 
 
-def test_fetch_refuses_it_and_trusting_its_module_verifies_it(
+async def test_a_module_prefix_trusts_nothing_and_the_error_says_so(
+    serve: Serve, doubled: Trained
+) -> None:
+    BUILT.clear()
+    env = {"MODELOPS_SKOPS_TRUSTED": "tests."}
+    async with serve(doubled.path, name="doubled", env=env) as client:
+        predict = await client.post("/v1/models/doubled:predict", json={"instances": doubled.rows})
+    assert predict.status_code == 503
+    assert "tests.: a prefix trusts nothing" in predict.json()["error"]
+    assert BUILT == []
+
+
+def test_fetch_refuses_it_and_trusting_its_type_verifies_it(
     tmp_path: Path, doubled: Trained, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = tmp_path / "termination-log"
@@ -96,8 +106,24 @@ def test_fetch_refuses_it_and_trusting_its_module_verifies_it(
     assert UNTRUSTED in refused.message
     assert not (tmp_path / "shared" / "model").exists()
 
-    monkeypatch.setenv("MODELOPS_SKOPS_TRUSTED", TRUSTING_TESTS)
+    monkeypatch.setenv("MODELOPS_SKOPS_TRUSTED", UNTRUSTED)
     code = runtime_main(argv)
     verified = Verdict.from_termination(log.read_text(), code)
     assert (code, verified.reason, verified.format) == (0, "Verified", "skops")
     assert json.loads(log.read_text())["reason"] == "Verified"
+
+
+async def test_a_crafted_file_that_names_exec_runs_nothing_in_the_server_or_fetch(
+    serve: Serve, tmp_path: Path
+) -> None:
+    sentinel = tmp_path / "ran"
+    evil = crafted(tmp_path / "evil.skops", "builtins.exec", "ConstructorFromReduceNode",
+                   sentinel)  # fmt: skip
+    async with serve(evil, name="evil") as client:
+        metadata = (await client.get("/v2/models/evil")).json()
+    assert metadata["parameters"]["reason"] == "UntrustedTypes"
+    log = tmp_path / "termination-log"
+    code = runtime_main(["fetch", str(evil), "--dest", str(tmp_path / "shared"),
+                         "--termination-log", str(log)])  # fmt: skip
+    assert (code, Verdict.from_termination(log.read_text(), code).reason) == (1, "UntrustedTypes")
+    assert not sentinel.exists()

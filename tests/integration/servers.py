@@ -1,25 +1,22 @@
-"""A predictor started as a real process on loopback, the way pods start it."""
+"""A predictor started as a real process on loopback, the way pods start it; and any
+other server a test starts the same way (``started``)."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from modelops_contracts.serving import DRAIN_SECONDS_ENV
 from modelops_contracts.verdict import Verdict
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import free_port
 
 
 def call(url: str, body: dict | None = None) -> tuple[int, dict]:
@@ -93,15 +90,45 @@ class Server:
         raise AssertionError(f"model not ready:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the server drains), then SIGKILL if it has not ended within 20 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def refusal(server: Server, termination_log: Path) -> Verdict:
     """The verdict a server that refused its artifact wrote before it exited 1."""
     assert server.process.wait(timeout=60) == 1
     return Verdict.from_termination(termination_log.read_text(), 1)
+
+
+@contextmanager
+def started(argv: list[str], probe: str, what: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process, once ``probe`` answers (30 s at most); stopped afterwards."""
+    import pytest
+
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(probe, timeout=2).close()
+            break
+        except OSError as err:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"{what} at {probe} did not answer in 30 s: {err}")
+            time.sleep(0.1)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -78,7 +78,7 @@ async def activator(
     tasks: set[asyncio.Task[None]] = set()
     servers = [
         await loop.create_server(
-            functools.partial(Connection, handler, app.settings.max_body_bytes, connections, tasks),
+            functools.partial(Connection, handler, app.settings, app.buffered, connections, tasks),
             "127.0.0.1",
             0,
         )
@@ -327,9 +327,10 @@ async def test_a_version_heard_of_just_after_its_route_is_served() -> None:
         view = ClusterView()
         view.set_routes("ads", "iris", [Route("iris-v2", 100)])
         view.replace("modelversions", None, set())
-        async with activator(view, hold_seconds=60) as (client, _):
+        async with activator(view, hold_seconds=60) as (client, app):
             sent = asyncio.create_task(client.post("/x"))
-            await asyncio.sleep(0.3)
+            await _until(lambda: app.stats().versions and app.stats().versions[0].held == 1)
+            assert not sent.done()  # held, not refused, while the version is unheard of
             view.set_exists("ads", "iris-v2", True)
             view.set_pods("ads", "iris-v2", [Pod(pod.address)])
             reply = await sent
@@ -455,3 +456,66 @@ async def test_a_pod_that_does_not_answer_in_time_is_a_504_and_is_not_retried() 
     assert replies[-1].json()["reason"] == "UpstreamTimeout"
     assert "did not answer within 0.3s" in replies[-1].json()["error"]
     assert len(good.seen) == len(replies) - 1
+
+
+def _chunked(body: bytes, size: int = 16 * 1024) -> bytes:
+    pieces = (body[i : i + size] for i in range(0, len(body), size))
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+async def test_an_answer_over_the_cap_is_a_502_declared_chunked_or_to_the_close() -> None:
+    cap = 64 * 1024
+    over = b"a" * (cap + 1)
+
+    async def big(seen: Seen) -> bytes:
+        ok = b"HTTP/1.1 200 OK\r\n"
+        if seen.path == "/declared":  # says it at once, sends little
+            return ok + b"content-length: 10000000\r\n\r\n" + b"x" * 10
+        if seen.path == "/chunked":
+            return ok + b"transfer-encoding: chunked\r\n\r\n" + _chunked(over)
+        if seen.path == "/to-the-close":  # no length: the body ends with the connection
+            return ok + b"\r\n" + over
+        return answer(200, b"f" * (cap - 100))  # the head fits in the rest
+
+    async with upstream(big) as pod:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(pod.address)])
+        async with activator(view, max_answer_bytes=cap, timeout_seconds=5) as (client, _):
+            replies = {}
+            for path in ("/fits", "/declared", "/chunked", "/to-the-close", "/fits"):
+                replies[path] = await client.get(path)
+    for path in ("/declared", "/chunked", "/to-the-close"):
+        assert replies[path].status_code == 502, path
+        assert replies[path].json() == {
+            "error": f"pod {pod.address} of version iris-v1 answered more than {cap} bytes "
+            "(max_answer_bytes)",
+            "reason": "AnswerTooLarge",
+        }
+    # The connection of a refused answer is not used again: what was left of it would
+    # have been read as the next answer.
+    assert replies["/fits"].status_code == 200
+    assert replies["/fits"].content == b"f" * (cap - 100)
+
+
+async def test_an_answer_past_the_shared_budget_is_a_503_and_a_small_one_still_passes() -> None:
+    async def sized(seen: Seen) -> bytes:
+        return answer(200, b"z" * int(seen.path.strip("/")))
+
+    async with upstream(sized) as pod:
+        view = ClusterView()
+        view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+        view.set_pods("ads", "iris-v1", [Pod(pod.address)])
+        settings = {"max_buffered_bytes": 100_000, "timeout_seconds": 5}
+        async with activator(view, **settings) as (client, _):
+            large = await client.get("/300000")
+            small = await client.get("/60000")
+    assert large.status_code == 503
+    assert large.headers["retry-after"] == "1"
+    assert large.json() == {
+        "error": f"pod {pod.address} of version iris-v1: the activator holds all the bodies "
+        "it may (100000 bytes), so an answer over 65536 bytes must wait",
+        "reason": "Overloaded",
+    }
+    assert small.status_code == 200
+    assert len(small.content) == 60_000

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,9 @@ from modelops_contracts.training import (
     WORLD_SIZE,
     TrainingResult,
 )
+from modelops_runtime.training.group_watch import PORT_OFFSET
 from tests.integration.training import CTR_EXAMPLE, Run, in_image, train, write_ctr_days
+from tests.ports import free_port
 
 DATE = {RUN_DATE: "2025-01-22T03:00:00Z"}
 
@@ -38,12 +39,6 @@ DATE = {RUN_DATE: "2025-01-22T03:00:00Z"}
 def ctr_days(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The week before the run date, written by the example's own module."""
     return write_ctr_days(tmp_path_factory.mktemp("ctr-days"), days=7)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ctr(tmp_path: Path, name: str, data: str, env: dict[str, str]) -> Run:
@@ -55,7 +50,7 @@ def ctr(tmp_path: Path, name: str, data: str, env: dict[str, str]) -> Run:
 
 
 def test_three_workers_train_one_model_as_good_as_one_worker(tmp_path: Path, ctr_days: str):
-    port = free_port()
+    port = free_port(also=(PORT_OFFSET,))
     group = {WORLD_SIZE: "3", TRACKER_HOST: "127.0.0.1", TRACKER_PORT: str(port),
              POD_IP: "127.0.0.1"}  # fmt: skip
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -89,6 +84,12 @@ def test_three_workers_train_one_model_as_good_as_one_worker(tmp_path: Path, ctr
     assert chief.result.metrics["auc"] == pytest.approx(single.result.metrics["auc"], abs=0.005)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def trainer_children(parent: int) -> list[int]:
     """The processes running ``python -m trainer.train`` under an entrypoint process."""
     found = []
@@ -109,7 +110,8 @@ def test_a_worker_lost_mid_training_fails_every_worker_and_none_hangs(
     """Rank 2's trainer is killed (as the kernel kills for memory) once the group trains:
     rank 2 reports the kill, and its peers fail on the broken collective or are stopped by
     the group watch instead of waiting for it; every process ends."""
-    group = {WORLD_SIZE: "3", TRACKER_HOST: "127.0.0.1", TRACKER_PORT: str(free_port()),
+    port = free_port(also=(PORT_OFFSET,))
+    group = {WORLD_SIZE: "3", TRACKER_HOST: "127.0.0.1", TRACKER_PORT: str(port),
              POD_IP: "127.0.0.1"}  # fmt: skip
     processes, logs = [], []
     for rank in range(3):
@@ -132,8 +134,11 @@ def test_a_worker_lost_mid_training_fails_every_worker_and_none_hangs(
     while not joined():
         assert time.monotonic() < deadline, "the group never formed"
         time.sleep(1)
-    time.sleep(10)  # into the boosting rounds
     (victim,) = trainer_children(processes[2].pid)
+    started = cpu_seconds(victim)  # into the boosting rounds: two more seconds of its work
+    while cpu_seconds(victim) - started < 2:
+        assert time.monotonic() < deadline, "the trainer never got to its rounds"
+        time.sleep(0.1)
     os.kill(victim, signal.SIGKILL)
     for process in processes:
         process.wait(timeout=120)

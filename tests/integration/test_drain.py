@@ -54,3 +54,29 @@ def test_requests_in_flight_at_sigterm_all_complete_and_readiness_fails_at_once(
     assert exit_code == 0, server.log.read_text()
     log = server.log.read_text()
     assert '"draining: not ready, still answering"' in log
+
+
+def test_the_drain_lasts_while_predictions_keep_coming_and_ends_at_its_limit(
+    start, tmp_path: Path
+) -> None:
+    """Endpoint removal can take longer than ``drain_seconds`` to reach kube-proxy: a pod
+    still sent predictions after SIGTERM keeps answering them, and with traffic that
+    never stops the drain still ends (at three times ``drain_seconds``) and exits 0."""
+    server = start(str(slow_model(tmp_path, 0.0)), "slow", env={DRAIN_SECONDS_ENV: "1"})
+    server.wait_until_ready()
+    server.process.send_signal(signal.SIGTERM)
+    answers: list[int] = []
+    deadline = time.monotonic() + 30
+    while server.process.poll() is None and time.monotonic() < deadline:
+        try:
+            answers.append(predict(server.port, 1.0)[0])
+        except OSError:
+            break  # the listener closed: the drain ended
+        time.sleep(0.2)
+    exit_code = server.process.wait(timeout=30)
+    assert exit_code == 0, server.log.read_text()
+    # A fixed one-second delay would have answered about five; the last ~2 s of these
+    # came after a second with traffic, when only its arrival kept the pod answering.
+    assert len(answers) >= 10, (answers, server.log.read_text())
+    assert set(answers) == {200}
+    assert '"drained"' in server.log.read_text()

@@ -8,9 +8,6 @@ test is the real google-cloud-storage library talking HTTP to it.
 from __future__ import annotations
 
 import os
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import pytest
 from modelops_runtime import storage
 from modelops_runtime.errors import ArtifactError
 from tests.conftest import cluster_required
-from tests.integration.servers import call, free_port
+from tests.integration.servers import call, free_port, started
 from tests.models import Trained
 
 
@@ -33,34 +30,11 @@ def gcs_host() -> Iterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "-scheme",
-            "http",
-            "-host",
-            "127.0.0.1",
-            "-port",
-            str(port),
-            "-backend",
-            "memory",
-            "-log-level",
-            "error",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+            "-backend", "memory", "-log-level", "error"]  # fmt: skip
     host = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(host + "/storage/v1/b", timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield host
-    process.terminate()
-    process.wait(timeout=10)
+    with started(argv, host + "/storage/v1/b", "fake-gcs-server"):
+        yield host
 
 
 @pytest.fixture
@@ -95,3 +69,24 @@ def test_missing_object(gcs_bucket: str, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError) as err:
         storage.fetch(f"gs://{gcs_bucket}/absent.joblib", tmp_path / "cache")
     assert err.value.reason == "ArtifactNotFound"
+
+
+@pytest.mark.parametrize("name", ["../../escaped.txt", "{absolute}", "a/../../escaped.txt"])
+def test_an_object_named_to_lead_outside_the_download_is_refused(
+    gcs_bucket: str, tmp_path: Path, name: str
+) -> None:
+    """GCS stores object names with '..' parts (the emulator does too, as S3 does); a
+    prefix download must not write them outside its folder."""
+    from google.cloud import storage as gcs
+
+    name = name.format(absolute=f"{tmp_path}/escaped.txt")  # model//tmp/...: absolute
+    bucket = gcs.Client().bucket(gcs_bucket)
+    bucket.blob("model/model.joblib").upload_from_string(b"model")
+    bucket.blob(f"model/{name}").upload_from_string(b"not yours")
+    cache = tmp_path / "deep" / "deeper" / "cache"
+    with pytest.raises(ArtifactError) as err:
+        storage.fetch(f"gs://{gcs_bucket}/model", cache)
+    assert err.value.reason == "ArtifactInvalid"
+    assert name in str(err.value)
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert not list(cache.iterdir())  # nothing kept, not even the part inside

@@ -53,6 +53,19 @@ def test_a_prefix_is_a_folder_with_metadata(bucket: str, ctr: Trained, tmp_path:
     assert sorted(p.name for p in fetched.iterdir()) == ["metadata.json", "model.joblib"]
 
 
+def test_folder_markers_in_a_prefix_are_passed_over(
+    bucket: str, s3_env: dict[str, str], iris: Trained, tmp_path: Path
+) -> None:
+    """A console's "create folder" leaves a zero-byte key ending in '/'."""
+    client = boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"])
+    for marker in ("iris/v3/", "iris/v3/extra/"):
+        client.put_object(Bucket=bucket, Key=marker, Body=b"")
+    storage.upload(iris.path, f"s3://{bucket}/iris/v3/model.joblib")
+    fetched = storage.fetch(f"s3://{bucket}/iris/v3", tmp_path / "cache")
+    assert fetched.name == "model.joblib"
+    assert fetched.read_bytes() == iris.path.read_bytes()
+
+
 def test_missing_key_and_bad_credentials_have_their_reasons(
     bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -193,7 +193,7 @@ def test_the_pod_the_operator_builds(tmp_path: Path, wheels: dict[str, Path]) ->
                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     result = TrainingResult.from_termination((tmp_path / "termination-log").read_text(), 0)
     assert (done.returncode, result.reason) == (0, TRAINED), done.stderr
-    assert result.artifact_uri == f"file://{tmp_path}/store/quick/quick-1/"
+    assert result.artifact_uri == f"file://{tmp_path}/store/ns/quick/quick-1/"
     assert result.metrics == {"score": 0.75}  # the search's --C=0.75 came after the user's
     assert result.baseline_version == "quick-v0"
     assert (result.candidate_metrics, result.baseline_metrics) == ({"score": 0.75}, {"score": 0.25})
@@ -233,7 +233,8 @@ def test_collecting_what_an_images_trainer_wrote(tmp_path: Path) -> None:
     result = TrainingResult.from_termination((tmp_path / "termination-log").read_text(), 0)
     assert (done.returncode, result.reason) == (0, TRAINED), done.stderr
     assert (result.metrics, result.format) == ({"score": 3.0}, "pickle")
-    metadata = json.loads((tmp_path / "store" / "quick" / "quick-1" / "metadata.json").read_text())
+    stored = tmp_path / "store" / "ns" / "quick" / "quick-1"
+    metadata = json.loads((stored / "metadata.json").read_text())
     assert (metadata["trainer"], metadata["run_date"]) == (
         {"collected": True},
         "2025-01-15T03:00:00Z",

@@ -7,11 +7,17 @@ from collections import Counter
 
 import pytest
 
-from modelops_contracts.serving import ROUTES_ANNOTATION, Route, routes_to_json
+from modelops_contracts.serving import AUTH_ANNOTATION, ROUTES_ANNOTATION, Route, routes_to_json
 from modelops_runtime.activator.balancer import Splitter, least_loaded
-from modelops_runtime.activator.proxy import Refusal, target_of
+from modelops_runtime.activator.proxy import Refusal, shows_credential, target_of
 from modelops_runtime.activator.view import Blocker, ClusterView, Pod
-from modelops_runtime.activator.watch import service_routes, slice_pods, version_blocker
+from modelops_runtime.activator.watch import (
+    service_addresses,
+    service_auth,
+    service_routes,
+    slice_pods,
+    version_blocker,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,37 @@ def test_the_pod_with_fewest_in_flight_wins_and_ties_take_turns() -> None:
 )  # fmt: skip
 def test_the_service_comes_from_host_or_the_header(headers, expected) -> None:
     assert target_of(headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [(b"10.96.0.12", ("ads", "ctr")), (b"10.96.0.12:80", ("ads", "ctr")),
+     (b"[fd00::12]:80", ("ads", "ctr-v2-predictor")), (b"fd00::12", ("ads", "ctr-v2-predictor"))],
+)  # fmt: skip
+def test_a_services_cluster_ip_as_host_names_the_service(host, expected) -> None:
+    """curl to a ClusterIP sends the IP as Host: the Service with that IP is the target."""
+    view = ClusterView()
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], ["10.96.0.12"])
+    view.set_routes("ads", "ctr-v2-predictor", [Route("ctr-v2", 100)], ["fd00::12"])
+    assert target_of({b"host": host}, view.service_at) == expected
+
+
+def test_a_gone_service_takes_its_cluster_ip_with_it() -> None:
+    view = ClusterView()
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], ["10.96.0.12"])
+    view.set_routes("ads", "ctr", None)
+    with pytest.raises(Refusal):
+        target_of({b"host": b"10.96.0.12"}, view.service_at)
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], ["10.96.0.13"])
+    view.replace("services", "ads", set())
+    assert view.service_at("10.96.0.13") is None
+
+
+def test_a_service_tells_its_cluster_ips() -> None:
+    assert service_addresses({"spec": {"clusterIP": "10.96.0.12",
+                                       "clusterIPs": ["10.96.0.12", "fd00::12"]}}) == (
+        "10.96.0.12", "fd00::12")  # fmt: skip
+    assert service_addresses({"spec": {"clusterIP": "None"}}) == ()
 
 
 @pytest.mark.parametrize(
@@ -153,3 +190,37 @@ def test_the_view_merges_a_versions_slices_and_forgets_deleted_ones() -> None:
     view.replace("endpointslices", "ads", {("ads", "s2")})  # s1 was deleted unseen
     assert [p.address for p in view.pods("ads", "v1")] == ["10.0.0.2:8080"]
     assert changed == [("ads", "v1")] * 3
+
+
+@pytest.mark.parametrize(
+    ("auth", "headers", "shown"),
+    [
+        ("none", [], True),
+        ("apiKey", [], False),
+        ("apiKey", [(b"x-api-key", b"k")], True),
+        ("apiKey", [(b"authorization", b"Bearer k")], True),
+        ("apiKey", [(b"x-api-key", b"  ")], False),
+        ("apiKey", [(b"x-modelops-token", b"t")], False),
+        ("kubernetes", [(b"x-modelops-token", b"t")], True),
+        ("kubernetes", [(b"authorization", b"Bearer t")], True),
+        ("kubernetes", [(b"x-api-key", b"k"), (b"host", b"ctr.ads")], False),
+    ],
+)
+def test_a_caller_must_show_the_credential_its_models_auth_asks_for(auth, headers, shown):
+    """Before the activator holds a request and wakes a version for it (the predictor then
+    judges the credential itself)."""
+    assert shows_credential(auth, headers) is shown
+
+
+def test_a_service_tells_its_models_auth_and_the_view_keeps_it_with_the_routes() -> None:
+    service = {"metadata": {"annotations": {AUTH_ANNOTATION: "apiKey"}}}
+    assert service_auth(service) == "apiKey"
+    assert service_auth({"metadata": {}}) == "none"
+    view = ClusterView()
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], auth="apiKey")
+    assert view.auth("ads", "ctr") == "apiKey"
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)])
+    assert view.auth("ads", "ctr") == "none"
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], auth="kubernetes")
+    view.replace("services", "ads", set())
+    assert view.auth("ads", "ctr") == "none"

@@ -16,9 +16,18 @@ from modelops_runtime.auth import KubernetesAuth
 from modelops_runtime.errors import AuthUnavailable, Forbidden, Unauthorized
 from modelops_runtime.kube import KubeError
 
+AUDIENCE = "modelops.dev/ads/ctr"
+TOKENS = {  # token -> (user, the audiences it is bound to)
+    "alice-token": ("alice", [AUDIENCE]),
+    "bob-token": ("bob", [AUDIENCE]),
+    "alice-cluster-token": ("alice", ["https://kubernetes.default.svc"]),
+}
+
 
 class StubApiServer:
-    """Knows three tokens: alice may predict, bob may not, anything else is unknown."""
+    """Knows three tokens: alice may predict, bob may not, alice's cluster token is bound
+    to the API server's audience only; anything else is unknown. Like the API server, a
+    review naming audiences authenticates a token only for those it is bound to."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -32,10 +41,16 @@ class StubApiServer:
         if self.down:
             raise KubeError("the Kubernetes API server at https://10.0.0.1 did not answer")
         if path.endswith("/tokenreviews"):
-            user = {"alice-token": "alice", "bob-token": "bob"}.get(body["spec"]["token"])
+            user, bound = TOKENS.get(body["spec"]["token"], (None, []))
             if user is None:
                 return {"status": {"authenticated": False, "error": "invalid bearer token"}}
-            return {"status": {"authenticated": True, "user": {"username": user}}}
+            wanted = body["spec"].get("audiences") or bound
+            common = [a for a in bound if a in wanted]
+            if not common:
+                error = f"token audiences {bound} is invalid for the target audiences {wanted}"
+                return {"status": {"authenticated": False, "error": error}}
+            return {"status": {"authenticated": True, "user": {"username": user},
+                               "audiences": common}}  # fmt: skip
         attributes = body["spec"]["resourceAttributes"]
         assert attributes == {
             "namespace": "ads",
@@ -85,6 +100,18 @@ async def test_no_token_or_an_unknown_one_is_a_401_with_a_challenge() -> None:
     assert missing.value.headers == (("www-authenticate", "Bearer"),)
     assert "invalid bearer token" in str(unknown.value)
     assert "mallory-token" not in str(unknown.value)
+
+
+async def test_a_token_not_bound_to_the_models_audience_is_a_401_saying_how_to_get_one():
+    """A caller's cluster token (the API server's audience) is refused, though the same
+    user may predict: a predictor that accepted it would hold a key to the cluster."""
+    stub = StubApiServer()
+    checker = auth(stub)
+    with pytest.raises(Unauthorized) as refused:
+        await checker.check(bearer("alice-cluster-token"))
+    assert stub.calls[0][1]["spec"]["audiences"] == [AUDIENCE]
+    assert f"--audience {AUDIENCE}" in str(refused.value)
+    assert "alice-cluster-token" not in str(refused.value)
 
 
 async def test_refusals_are_cached_for_less_time_than_permissions() -> None:

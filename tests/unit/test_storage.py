@@ -61,3 +61,61 @@ def test_http_errors_name_the_status(tmp_path: Path) -> None:
 def _file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../x", "/etc/x", ".", "a//b", "a\\..\\x", ""])
+def test_a_name_that_leads_outside_its_folder_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ArtifactError) as err:
+        storage.inside(tmp_path, name, "s3://b/p")
+    assert err.value.reason == "ArtifactInvalid"
+
+
+def test_a_name_inside_its_folder_is_joined_part_by_part(tmp_path: Path) -> None:
+    assert storage.inside(tmp_path, "a/b/model.joblib", "s3://b/p") == tmp_path / "a/b/model.joblib"
+
+
+def test_a_pvc_uri_cannot_climb_out_of_the_mount_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELOPS_PVC_ROOT", str(tmp_path / "pvc"))
+    with pytest.raises(ArtifactError) as err:
+        storage.upload(_file(tmp_path / "src.bin", b"abc"), "pvc://models/../../escaped.bin")
+    assert err.value.reason == "ArtifactInvalid"
+    assert not (tmp_path / "escaped.bin").exists()
+
+
+class _ListingS3:
+    """Stands in for an S3 client that lists hostile keys: AWS S3 stores keys with '..'
+    or a leading '/' part, but the MinIO these tests run refuses to (its object names
+    are file paths), so no real server here can hold them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys, self.downloaded = keys, []
+
+    def head_object(self, **_: object) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+
+    def get_paginator(self, _: str) -> _ListingS3:
+        return self
+
+    def paginate(self, **_: object) -> list[dict[str, object]]:
+        return [{"Contents": [{"Key": key} for key in self.keys]}]
+
+    def download_file(self, bucket: str, key: str, dest: str) -> None:
+        self.downloaded.append(key)
+        Path(dest).write_bytes(b"not yours")
+
+
+@pytest.mark.parametrize("hostile", ["m/../../escaped.bin", "m//tmp/escaped.bin"])
+def test_an_s3_prefix_with_a_key_leading_outside_downloads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str
+) -> None:
+    client = _ListingS3(["m/model.joblib", hostile])
+    monkeypatch.setattr(storage, "_s3_client", lambda: client)
+    with pytest.raises(ArtifactError) as err:
+        storage.fetch("s3://bucket/m", tmp_path / "cache")
+    assert err.value.reason == "ArtifactInvalid"
+    assert client.downloaded == []  # every name is checked before the first download
+    assert not list((tmp_path / "cache").iterdir())

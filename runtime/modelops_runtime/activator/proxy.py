@@ -17,19 +17,31 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
 from modelops_contracts.serving import (
+    API_KEY_HEADER,
     LATENCY_BUCKETS_MS,
     READINESS_PATH,
     STATS_PATH,
     TARGET_HEADER,
+    TOKEN_HEADER,
     WOKE_HEADER,
     ActivatorStats,
     VersionTraffic,
 )
 from modelops_runtime.activator.balancer import Splitter, least_loaded
-from modelops_runtime.activator.listener import RawHeaders, error_answer
+from modelops_runtime.activator.listener import RETRY_AFTER_BUSY_S, RawHeaders, error_answer
 from modelops_runtime.activator.metrics import WAKE_BUCKETS_S, exposition, registry_for
 from modelops_runtime.activator.settings import ActivatorSettings
-from modelops_runtime.activator.upstream import Answer, Broken, ConnectFailed, Late, Upstreams
+from modelops_runtime.activator.upstream import (
+    SMALL_BODY,
+    Answer,
+    Broken,
+    Buffered,
+    ConnectFailed,
+    Late,
+    Overloaded,
+    TooLarge,
+    Upstreams,
+)
 from modelops_runtime.activator.view import ClusterView, Key
 
 log = logging.getLogger("modelops.activator")
@@ -60,12 +72,23 @@ class Waker(Protocol):
 class Refusal(Exception):
     """An answer of the activator's own: status, reason and a message that says why."""
 
-    def __init__(self, status: int, reason: str, message: str, retry_after: int = 0) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        retry_after: int = 0,
+        *,
+        challenge: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status, self.reason, self.retry_after = status, reason, retry_after
+        self.challenge = challenge  # a 401's WWW-Authenticate
 
     def answer(self) -> Answer:
         extra = [(b"retry-after", str(self.retry_after).encode())] if self.retry_after else []
+        if self.challenge:
+            extra.append((b"www-authenticate", b"Bearer"))
         return error_answer(self.status, self.reason, str(self), extra)
 
 
@@ -78,6 +101,26 @@ def own(
     """An answer of the activator's own (not a pod's)."""
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     return Answer(status, headers + (extra or []), body)
+
+
+_CREDENTIALS = {
+    "apiKey": (b"authorization", API_KEY_HEADER.lower().encode()),
+    "kubernetes": (b"authorization", TOKEN_HEADER.lower().encode()),
+}
+
+
+def shows_credential(auth: str, headers: RawHeaders) -> bool:
+    """Whether a request carries the kind of credential its Model's auth mode asks for.
+    Only its presence: the predictor checks it (the activator holds no key)."""
+    wanted = _CREDENTIALS.get(auth)
+    return wanted is None or any(name in wanted and value.strip() for name, value in headers)
+
+
+def unauthenticated(auth: str) -> Refusal:
+    what = "an API key" if auth == "apiKey" else "a Kubernetes token for this Model"
+    return Refusal(
+        401, "Unauthorized", f"this model asks for {what}: none was sent", challenge=True
+    )
 
 
 class Version:
@@ -133,9 +176,12 @@ class Version:
                 waiter.set_result(None)
 
 
-def target_of(headers: dict[bytes, bytes]) -> Key:
+def target_of(
+    headers: dict[bytes, bytes], service_at: Callable[[str], Key | None] = lambda _: None
+) -> Key:
     """The (namespace, Service) a request was sent to, from ``X-Modelops-Service:
-    namespace/name`` or else the Host header (``name.namespace[.svc[.cluster.domain]]``)."""
+    namespace/name`` or else the Host header: ``name.namespace[.svc[.cluster.domain]]``,
+    or the Service's cluster IP (``service_at`` knows them), as curl sends it."""
     explicit = headers.get(_TARGET)
     if explicit is not None:
         namespace, _, name = explicit.decode("latin-1").strip().partition("/")
@@ -145,6 +191,9 @@ def target_of(headers: dict[bytes, bytes]) -> Key:
             400, "UnknownService", f"{TARGET_HEADER} must be 'namespace/service', not {explicit!r}"
         )
     host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    by_address = service_at(_address_of(host))
+    if by_address is not None:
+        return by_address
     parts = host.partition(":")[0].rstrip(".").split(".")
     if (len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc")) and all(parts[:2]):
         return parts[1], parts[0]
@@ -154,6 +203,13 @@ def target_of(headers: dict[bytes, bytes]) -> Key:
         f"cannot tell which Service this request is for from Host {host!r}: send it to "
         f"SERVICE.NAMESPACE[.svc[.cluster.local]] or add '{TARGET_HEADER}: namespace/service'",
     )
+
+
+def _address_of(host: str) -> str:
+    """The IP of a Host header without its port (``10.0.0.1:80``, ``[fd00::1]:80``)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host if host.count(":") > 1 else host.partition(":")[0]
 
 
 class Activator:
@@ -173,10 +229,17 @@ class Activator:
         self.view = view
         self.waker = waker
         self.settings = settings
-        self.upstreams = Upstreams(settings.connect_timeout_seconds)
+        self.buffered = Buffered(settings.max_buffered_bytes)
+        """Bodies held by all connections, client and pod sides together."""
+        self.upstreams = Upstreams(
+            settings.connect_timeout_seconds,
+            max_answer=settings.max_answer_bytes,
+            buffered=self.buffered,
+        )
         self.versions: dict[Key, Version] = {}
         self.in_flight: dict[str, int] = {}
         self.draining = False
+        self.last_request = 0.0  # wall clock of the latest proxied request: the drain's
         self._splitters: dict[Key, Splitter] = {}
         self._on_start, self._on_stop, self._synced = on_start, on_stop, synced
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -217,6 +280,7 @@ class Activator:
     async def proxy(self, method: bytes, target: bytes, headers: RawHeaders, body: bytes) -> Answer:
         """The proxied port's answer: the request forwarded to a pod of the version it is
         routed to, or the activator's own refusal."""
+        self.last_request = time.time()
         found: dict[bytes, bytes] = {}
         forward: RawHeaders = []
         for name, value in headers:
@@ -225,11 +289,14 @@ class Activator:
             if name not in _HOP_BY_HOP:
                 forward.append((name, value))
         try:
-            namespace, service = target_of(found)
+            namespace, service = target_of(found, self.view.service_at)
             version = self._version_for(namespace, service)
         except Refusal as refusal:
             return refusal.answer()
-        return await self._forward(self._state(namespace, version), method, target, forward, body)
+        auth = self.view.auth(namespace, service)
+        return await self._forward(
+            self._state(namespace, version), method, target, forward, body, auth=auth
+        )
 
     def _version_for(self, namespace: str, service: str) -> str:
         routes = self.view.routes(namespace, service)
@@ -260,7 +327,14 @@ class Activator:
         return state
 
     async def _forward(
-        self, state: Version, method: bytes, target: bytes, headers: RawHeaders, body: bytes
+        self,
+        state: Version,
+        method: bytes,
+        target: bytes,
+        headers: RawHeaders,
+        body: bytes,
+        *,
+        auth: str = "none",
     ) -> Answer:
         held_for: float | None = None
         tried: list[str] = []
@@ -276,6 +350,10 @@ class Activator:
                         f"connection ({len(tried)} tried): {problem}",
                     )
                     return self._answered(state, refusal.answer(), None, held_for)
+                if not shows_credential(auth, headers):
+                    # Nothing is held, woken or counted for a caller with no credential:
+                    # the pods would refuse it anyway, after a cold start paid for it.
+                    return unauthenticated(auth).answer()
                 try:
                     started = time.monotonic()
                     address = await self._hold(state)
@@ -293,22 +371,24 @@ class Activator:
                 tried.append(address)
                 problem = str(err)
                 continue  # nothing was sent: another pod may take it
-            except Broken as err:
-                refusal = Refusal(
-                    502, "UpstreamBroken", f"pod {address} of version {state.name}: {err}"
-                )
-                return self._answered(state, refusal.answer(), None, held_for)
-            except Late:
-                refusal = Refusal(
-                    504,
-                    "UpstreamTimeout",
-                    f"pod {address} of version {state.name} did not answer within "
-                    f"{self.settings.timeout_seconds:g}s",
-                )
+            except (Broken, Late, TooLarge, Overloaded) as err:
+                refusal = self._upstream_refusal(err, f"pod {address} of version {state.name}")
                 return self._answered(state, refusal.answer(), None, held_for)
             finally:
                 in_flight[address] -= 1
             return self._answered(state, answer, time.perf_counter() - sent, held_for)
+
+    def _upstream_refusal(self, err: Exception, pod: str) -> Refusal:
+        """The activator's answer when a pod's answer failed after the request was sent."""
+        if isinstance(err, Late):
+            return Refusal(504, "UpstreamTimeout", f"{pod} did not answer within "
+                           f"{self.settings.timeout_seconds:g}s")  # fmt: skip
+        if isinstance(err, TooLarge):
+            return Refusal(502, "AnswerTooLarge", f"{pod} {err} (max_answer_bytes)")
+        if isinstance(err, Overloaded):
+            return Refusal(503, "Overloaded", f"{pod}: {err}, so an answer over {SMALL_BODY} "
+                           "bytes must wait", RETRY_AFTER_BUSY_S)  # fmt: skip
+        return Refusal(502, "UpstreamBroken", f"{pod}: {err}")
 
     def _answered(
         self, state: Version, answer: Answer, upstream_s: float | None, held_for: float | None
@@ -319,7 +399,7 @@ class Activator:
         headers.append((b"content-length", str(len(answer.body)).encode()))
         if held_for is not None:
             headers.append((_WOKE, f"{held_for:.3f}".encode()))
-        return Answer(answer.status, headers, answer.body)
+        return Answer(answer.status, headers, answer.body, answer.held)
 
     def _pick(self, state: Version, tried: list[str]) -> str | None:
         candidates = state.candidates

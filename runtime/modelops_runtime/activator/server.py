@@ -93,7 +93,8 @@ def connections_for(activator: Activator) -> type[Connection]:
         def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None):
             super().__init__(
                 activator.proxy,
-                activator.settings.max_body_bytes,
+                activator.settings,
+                activator.buffered,
                 server_state.connections,
                 server_state.tasks,
             )
@@ -140,4 +141,6 @@ def serve(settings: ActivatorSettings) -> None:
     def drain() -> None:
         activator.draining = True
 
-    DrainingServer(config, settings.drain_seconds, drain).run(sockets=sockets)
+    DrainingServer(config, settings.drain_seconds, drain, lambda: activator.last_request).run(
+        sockets=sockets
+    )

@@ -24,13 +24,30 @@ class ActivatorSettings:
     connect_timeout_seconds: float = 2.0
     probe_interval_seconds: float = 0.05
     """How often a new pod's readiness is probed while requests wait for it."""
+    max_head_bytes: int = 16 * 1024
+    """A request line and headers over this many bytes are a 431 (nginx's 4 x 8 KiB: 32 KiB;
+    Go's net/http: 1 MiB; what clients of a prediction send is a few hundred bytes)."""
+    read_timeout_seconds: float = 30.0
+    """A request whose head and body are not all read this long after its first byte is a
+    408 (the time its connection waits for us to read on does not count)."""
     max_body_bytes: int = 64 * 1024 * 1024
+    """A body over this many bytes is a 413."""
+    max_read_ahead_bytes: int = 1024 * 1024
+    """Bytes of pipelined requests read on one connection ahead of the one being answered
+    (at most 8 requests); then reading stops until that one is answered."""
+    max_answer_bytes: int = 64 * 1024 * 1024
+    """A pod's answer (head and body) over this many bytes is a 502."""
+    max_buffered_bytes: int = 128 * 1024 * 1024
+    """Bodies held at once, all connections together (requests read, pods' answers not yet
+    taken by their clients). Past it a body over 64 KiB is a 503 with Retry-After; smaller
+    ones are always taken, so a few large ones cannot starve ordinary requests."""
     namespaces: tuple[str, ...] = ()
     """Watch only these namespaces (empty: all)."""
     static: Path | None = None
     """A JSON file of routes and pods instead of the API server (benchmarks, local runs)."""
     drain_seconds: float = 5.0
-    """After SIGTERM: how long /readyz fails while requests are still proxied."""
+    """After SIGTERM /readyz fails while requests are still proxied, until none came for
+    this long (at most three times this long)."""
     log_level: str = "info"
 
     @classmethod
@@ -62,4 +79,11 @@ class ActivatorSettings:
             raise ValueError("hold and timeout seconds must be positive")
         if settings.max_held < 1:
             raise ValueError("max held must be at least 1")
+        if settings.read_timeout_seconds <= 0:
+            raise ValueError("read timeout seconds must be positive")
+        for name in ("max_head_bytes", "max_body_bytes", "max_answer_bytes"):
+            if getattr(settings, name) < 1024:
+                raise ValueError(f"{name} must be at least 1024, not {getattr(settings, name)}")
+        if settings.max_read_ahead_bytes < 0 or settings.max_buffered_bytes < 0:
+            raise ValueError("max read-ahead and buffered bytes cannot be negative")
         return settings

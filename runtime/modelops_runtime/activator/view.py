@@ -47,6 +47,13 @@ Listener = Callable[[Key], None]
 class ClusterView:
     def __init__(self) -> None:
         self._routes: dict[Key, tuple[Route, ...]] = {}
+        self._auth: dict[Key, str] = {}
+        """A Service's auth mode (its Model's), when not "none"."""
+        self._addresses: dict[str, Key] = {}
+        self._addresses_of: dict[Key, tuple[str, ...]] = {}
+        """The other way round, so a Service's update forgets its IPs without a scan."""
+        """A Service's cluster IPs -> (namespace, Service): a request whose Host is the IP
+        it was sent to (curl to a ClusterIP) is routed as one sent by name."""
         self._slices: dict[Key, tuple[Key, tuple[Pod, ...]]] = {}
         """(namespace, slice name) -> ((namespace, version), pods)"""
         self._pods: dict[Key, tuple[Pod, ...]] = {}
@@ -63,6 +70,15 @@ class ClusterView:
     def routes(self, namespace: str, service: str) -> tuple[Route, ...] | None:
         return self._routes.get((namespace, service))
 
+    def auth(self, namespace: str, service: str) -> str:
+        """The auth mode of a Service's Model: the credential a caller must show before
+        anything is woken for it."""
+        return self._auth.get((namespace, service), "none")
+
+    def service_at(self, address: str) -> Key | None:
+        """The modelops Service whose cluster IP is ``address``, if one is known."""
+        return self._addresses.get(address)
+
     def pods(self, namespace: str, version: str) -> tuple[Pod, ...]:
         return self._pods.get((namespace, version), ())
 
@@ -78,12 +94,30 @@ class ClusterView:
 
     # --- feeding --------------------------------------------------------------------------
 
-    def set_routes(self, namespace: str, service: str, routes: Iterable[Route] | None) -> None:
+    def set_routes(
+        self,
+        namespace: str,
+        service: str,
+        routes: Iterable[Route] | None,
+        addresses: Iterable[str] = (),
+        auth: str = "none",
+    ) -> None:
         key = (namespace, service)
+        self._forget_addresses(key)
+        self._auth.pop(key, None)
         if routes is None:
             self._routes.pop(key, None)
         else:
             self._routes[key] = tuple(routes)
+            self._addresses_of[key] = tuple(addresses)
+            self._addresses.update(dict.fromkeys(self._addresses_of[key], key))
+            if auth != "none":
+                self._auth[key] = auth
+
+    def _forget_addresses(self, key: Key) -> None:
+        for address in self._addresses_of.pop(key, ()):
+            if self._addresses.get(address) == key:  # an IP reused by a newer Service stays
+                del self._addresses[address]
 
     def set_slice(
         self, namespace: str, slice_name: str, version: str | None, pods: Iterable[Pod] = ()
@@ -131,6 +165,8 @@ class ClusterView:
         if kind == "services":
             for key in [k for k in self._routes if inside(k) and k not in keys]:
                 del self._routes[key]
+                self._forget_addresses(key)
+                self._auth.pop(key, None)
         elif kind == "endpointslices":
             for key in [k for k in self._slices if inside(k) and k not in keys]:
                 self.set_slice(key[0], key[1], None)

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 
 from modelops_contracts.serving import (
     ACTIVATION_ANNOTATION,
+    AUTH_ANNOTATION,
     MANAGED_BY_LABEL,
     MANAGER,
     PREDICTOR_PORT_NAME,
@@ -61,6 +62,19 @@ def service_routes(obj: dict[str, Any]) -> tuple[Key, tuple[Route, ...] | None]:
             "a Service's routes annotation is not valid", extra={"service": key, "error": str(err)}
         )
         return key, None
+
+
+def service_auth(obj: dict[str, Any]) -> str:
+    """The auth mode the operator wrote on a Service (its Model's); "none" if absent."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(AUTH_ANNOTATION) or "none")
+
+
+def service_addresses(obj: dict[str, Any]) -> tuple[str, ...]:
+    """A Service's cluster IPs (none for a headless one)."""
+    spec = obj.get("spec") or {}
+    found = spec.get("clusterIPs") or [spec.get("clusterIP")]
+    return tuple(str(ip) for ip in found if ip and ip != "None")
 
 
 def slice_pods(obj: dict[str, Any]) -> tuple[Key, str | None, tuple[Pod, ...]]:
@@ -246,7 +260,8 @@ class Watcher:
         view = self._view
         if kind == "services":
             (namespace, name), routes = service_routes(obj)
-            view.set_routes(namespace, name, None if deleted else routes)
+            view.set_routes(namespace, name, None if deleted else routes,
+                            service_addresses(obj), service_auth(obj))  # fmt: skip
         elif kind == "endpointslices":
             (namespace, name), version, pods = slice_pods(obj)
             view.set_slice(namespace, name, None if deleted else version, pods)

@@ -13,6 +13,7 @@ from modelops_runtime.models.base import Model
 from modelops_runtime.models.compatibility import framework_version_problems
 from modelops_runtime.models.sklearn import SklearnModel
 from modelops_runtime.models.xgboost_booster import BoosterModel
+from modelops_runtime.skops_trust import prefixes_among, refused_types
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,20 @@ def _load_pickle(artifact: Artifact, _trusted: Sequence[str]) -> Any:
         ) from err
 
 
-def _load_skops(artifact: Artifact, trusted_prefixes: Sequence[str]) -> Any:
+def _load_skops(artifact: Artifact, trusted: Sequence[str]) -> Any:
     import skops.io as sio
 
     try:
+        # Reads the file's schema only: nothing in it is built before the check.
         untrusted = sio.get_untrusted_types(file=artifact.path)
-        refused = [t for t in untrusted if not t.startswith(tuple(trusted_prefixes))]
+        refused = refused_types(untrusted, trusted)
         if refused:
+            prefixes = prefixes_among(trusted)
+            note = (f" ({', '.join(prefixes)}: a prefix trusts nothing, name each type)"
+                    if prefixes else "")  # fmt: skip
             raise ArtifactError(
                 f"{artifact.path.name} holds types outside the trusted policy: {refused}; "
-                "add their module prefixes to MODELOPS_SKOPS_TRUSTED to load it",
+                f"add their exact names to MODELOPS_SKOPS_TRUSTED to load it{note}",
                 reason="UntrustedTypes",
             )
         return sio.load(artifact.path, trusted=untrusted)

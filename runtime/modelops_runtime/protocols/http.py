@@ -61,11 +61,13 @@ class Call:
 
     async def body(self) -> bytes:
         """The request body, refusing more than the limit before reading it all."""
-        declared = self.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
-            raise PayloadTooLarge(
-                f"request body of {declared} bytes is over the limit of {self.limit} bytes"
-            )
+        declared = self.headers.get("content-length")
+        if declared is not None:
+            size = byte_count(declared, "content-length")
+            if size > self.limit:
+                raise PayloadTooLarge(
+                    f"request body of {size} bytes is over the limit of {self.limit} bytes"
+                )
         chunks, size, more = [], 0, True
         while more:
             message = await self.receive()
@@ -121,6 +123,35 @@ def error_reply(
     return Reply(status, orjson.dumps(body), headers=headers)
 
 
+def byte_count(value: str, header: str) -> int:
+    """A header that counts bytes: ASCII digits only (``"²".isdigit()`` is true, and
+    ``int("²")`` raises), refused with a 400 that names the header."""
+    if not (value.isascii() and value.isdigit()):
+        raise InvalidInput(f"{header} must be a number of bytes in ASCII digits, got {value!r}")
+    return int(value)
+
+
+def nested_deeper_than(value: Any, depth: int) -> bool:
+    """Does ``value`` hold lists or objects more than ``depth`` levels deep (``value``
+    itself is level 1)? Level by level, never recursing: JSON nested a thousand deep
+    parses, and anything that walks it recursively would raise RecursionError. A level
+    with no container in it costs one C-level pass over its values."""
+    level = [value] if type(value) in _CONTAINERS else []
+    for _ in range(depth):
+        below: list[Any] = []
+        for container in level:
+            items = container.values() if type(container) is dict else container
+            if not _CONTAINERS.isdisjoint(map(type, items)):
+                below += [item for item in items if type(item) in _CONTAINERS]
+        if not below:
+            return False
+        level = below
+    return True
+
+
+_CONTAINERS = frozenset((list, dict))
+
+
 def parse_json(body: bytes) -> Any:
     if not body:
         raise InvalidInput("request body is empty; send a JSON object")
@@ -154,6 +185,11 @@ class Dispatcher:
         self._lifespan = lifespan
         self._latency = {e.route: metrics.request_seconds.labels(e.route) for e in endpoints}
 
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """Each endpoint's method and path template, as the OpenAPI description names them."""
+        return [(e.method, e.path) for e in self._endpoints]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
@@ -184,14 +220,18 @@ class Dispatcher:
         await _send(send, reply, close=self.pod.draining)
 
     async def _guarded(self, endpoint: Endpoint, call: Call) -> Reply:
-        """Count, time and translate errors; no stack trace ever reaches a client."""
+        """Authenticate, count, time and translate errors; no stack trace ever reaches a
+        client. A caller the guard refuses is not load: nothing counts it, so refused
+        requests cannot keep a version awake or scale it out."""
         started = time.perf_counter()
         pod, predicts = self.pod, endpoint.predicts
-        if predicts:
-            pod.in_flight += 1
+        counted = False
         try:
             if predicts and self._guard is not None:
                 await self._guard(call.headers)
+            if predicts:
+                counted = True
+                pod.in_flight += 1
             reply = await endpoint.handler(call)
         except ModelopsError as err:
             reply = error_reply(err.status, str(err), err.reason, err.headers)
@@ -203,7 +243,7 @@ class Dispatcher:
             log.exception("unexpected error", extra={"route": endpoint.route})
             reply = error_reply(500, f"internal error: {type(err).__name__}: {err}")
         finally:
-            if predicts:
+            if counted:
                 pod.in_flight -= 1
                 pod.requests += 1
                 pod.last_request = time.time()

@@ -29,6 +29,12 @@ DTYPES: dict[str, np.dtype[Any]] = {
 }
 
 
+MAX_DIMENSIONS = 32
+"""The most dimensions a tensor's shape may have (numpy's arrays stop at 64)."""
+BYTES_PREFIX = 4
+"""Each element of a binary BYTES tensor starts with its length: 4 bytes, little-endian."""
+
+
 @dataclass(frozen=True)
 class Tensor:
     name: str
@@ -49,8 +55,12 @@ def datatype_of(array: np.ndarray) -> str:
     return "BYTES"
 
 
-def decode_tensor(spec: Any, binary: bytes | None = None) -> Tensor:
-    """One request input (``{"name", "shape", "datatype", "data"}``) → a typed array."""
+def decode_tensor(spec: Any, binary: bytes | memoryview | None = None) -> Tensor:
+    """One request input (``{"name", "shape", "datatype", "data"}``) → a typed array.
+
+    Every count is checked before anything is decoded: JSON data may nest no deeper than
+    the shape has dimensions, and binary data must hold exactly the shape's elements (a
+    BYTES tensor is read element by element, never past the count its shape gives)."""
     if not isinstance(spec, dict):
         raise InvalidInput(
             "each entry of 'inputs' must be an object with name, shape, datatype, data"
@@ -71,51 +81,90 @@ def decode_tensor(spec: Any, binary: bytes | None = None) -> Tensor:
         or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
     ):
         raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
+    if len(shape) > MAX_DIMENSIONS:
+        raise InvalidInput(
+            f"input {name!r}: 'shape' has {len(shape)} dimensions; a tensor has at most "
+            f"{MAX_DIMENSIONS}"
+        )
     if not isinstance(parameters, dict):
         raise InvalidInput(f"input {name!r}: 'parameters' must be an object")
     count = math.prod(shape)
     if binary is not None:
-        flat = _from_binary(name, datatype, binary, count)
+        flat = _from_binary(name, datatype, binary, shape, count)
     else:
         if "data" not in spec:
             raise InvalidInput(f"input {name!r} has no 'data'")
-        flat = _from_json(name, datatype, spec["data"])
+        flat = _from_json(name, datatype, spec["data"], shape)
     if flat.size != count:
         raise InvalidInput(f"input {name!r}: shape {shape} needs {count} values, got {flat.size}")
     return Tensor(name, datatype, tuple(shape), flat.reshape(shape), parameters)
 
 
-def _from_json(name: str, datatype: str, data: Any) -> np.ndarray:
+def _from_json(name: str, datatype: str, data: Any, shape: list[int]) -> np.ndarray:
     if not isinstance(data, list):
         data = [data]
     if datatype == "BYTES":
-        flat = list(_flatten(data))
+        flat = _flatten(name, data, shape)
         for value in flat:
             if not isinstance(value, (str, int, float, bool)) and value is not None:
                 raise InvalidInput(f"input {name!r}: BYTES values must be strings")
         return np.array(flat, dtype=object)
-    try:
-        return np.asarray(data, dtype=DTYPES[datatype]).reshape(-1)
-    except (TypeError, ValueError, OverflowError):
-        pass
-    try:
-        flat = list(_flatten(data))
-        return np.asarray(flat, dtype=DTYPES[datatype])
-    except (TypeError, ValueError, OverflowError) as err:
-        raise InvalidInput(
-            f"input {name!r}: data does not fit datatype {datatype}: {err}"
-        ) from None
-
-
-def _flatten(data: list[Any]) -> Any:
-    for item in data:
-        if isinstance(item, list):
-            yield from _flatten(item)
+    dtype = DTYPES[datatype]
+    # numpy reads nested lists in C (and refuses more than 64 levels on its own); a float
+    # too large for the datatype raises instead of becoming an infinity.
+    with np.errstate(over="raise"):
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except FloatingPointError:
+            raise _out_of_range(name, datatype) from None
+        except (TypeError, ValueError, OverflowError):
+            pass
         else:
-            yield item
+            if array.ndim > len(shape):
+                raise _too_deep(name, shape)
+            return array.reshape(-1)
+        try:
+            return np.asarray(_flatten(name, data, shape), dtype=dtype)
+        except FloatingPointError:
+            raise _out_of_range(name, datatype) from None
+        except (TypeError, ValueError, OverflowError) as err:
+            raise InvalidInput(
+                f"input {name!r}: data does not fit datatype {datatype}: {err}"
+            ) from None
 
 
-def _from_binary(name: str, datatype: str, raw: bytes, count: int) -> np.ndarray:
+def _out_of_range(name: str, datatype: str) -> InvalidInput:
+    return InvalidInput(f"input {name!r}: a value is out of range for {datatype}")
+
+
+def _flatten(name: str, data: list[Any], shape: list[int]) -> list[Any]:
+    """The values of ``data`` in order, nested at most as deep as ``shape`` has
+    dimensions; with a stack of its own, never recursing."""
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                if len(stack) >= len(shape):
+                    raise _too_deep(name, shape)
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
+
+
+def _too_deep(name: str, shape: list[int]) -> InvalidInput:
+    return InvalidInput(
+        f"input {name!r}: data is nested deeper than its shape {shape} has dimensions "
+        f"({len(shape)}); send it flat, or nested once per dimension"
+    )
+
+
+def _from_binary(
+    name: str, datatype: str, raw: bytes | memoryview, shape: list[int], count: int
+) -> np.ndarray:
     if datatype != "BYTES":
         dtype = DTYPES[datatype].newbyteorder("<")
         needed = count * dtype.itemsize
@@ -124,14 +173,31 @@ def _from_binary(name: str, datatype: str, raw: bytes, count: int) -> np.ndarray
                 f"input {name!r}: binary data has {len(raw)} bytes, shape needs {needed}"
             )
         return np.frombuffer(raw, dtype=dtype).astype(DTYPES[datatype], copy=False)
+    size = len(raw)
+    if count * BYTES_PREFIX > size:
+        raise InvalidInput(
+            f"input {name!r}: shape {shape} needs {count} elements, and {size} bytes of "
+            f"BYTES data hold at most {size // BYTES_PREFIX}"
+        )
     values, offset = [], 0
-    while offset < len(raw):
-        if offset + 4 > len(raw):
-            raise InvalidInput(f"input {name!r}: truncated BYTES element")
+    for index in range(count):  # never more elements than the shape holds
+        end = offset + BYTES_PREFIX
+        if end > size:
+            raise InvalidInput(f"input {name!r}: BYTES element {index} is cut short")
         (length,) = struct.unpack_from("<I", raw, offset)
-        offset += 4
-        values.append(raw[offset : offset + length].decode("utf-8", errors="replace"))
-        offset += length
+        offset, end = end, end + length
+        if end > size:
+            raise InvalidInput(
+                f"input {name!r}: BYTES element {index} declares {length} bytes, "
+                f"{size - offset} are left"
+            )
+        values.append(str(raw[offset:end], "utf-8", "replace"))
+        offset = end
+    if offset != size:
+        raise InvalidInput(
+            f"input {name!r}: binary data holds more than the {count} elements of its shape "
+            f"{shape} ({size - offset} bytes are left after them)"
+        )
     return np.array(values, dtype=object)
 
 

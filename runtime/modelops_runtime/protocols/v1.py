@@ -13,8 +13,13 @@ from modelops_runtime.protocols.http import (
     Reply,
     json_reply,
     jsonable,
+    nested_deeper_than,
     parse_json,
 )
+
+MAX_DEPTH = 3
+"""How deep ``instances`` may nest: the list of rows, a row (a list of values or an
+object), and a value that is a list of strings (what a DictVectorizer one-hot encodes)."""
 
 
 def endpoints(plane: DataPlane) -> list[Endpoint]:
@@ -55,6 +60,11 @@ def _rows_and_method(body: Any) -> tuple[Any, Any]:
         rows = body["inputs"]
     else:
         raise InvalidInput('request body must have "instances" (or "inputs"): a list of rows')
+    if nested_deeper_than(rows, MAX_DEPTH):
+        raise InvalidInput(
+            f"'instances' is nested more than {MAX_DEPTH} deep: send a list of rows, each a "
+            "list of values or an object whose values are numbers, strings or lists of strings"
+        )
     parameters = body.get("parameters")
     method = body.get("method")
     if method is None and isinstance(parameters, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -12,7 +13,14 @@ import orjson
 from modelops_runtime.dataplane import DataPlane, ModelState, Prediction
 from modelops_runtime.errors import Draining, InvalidInput, ModelNotReady
 from modelops_runtime.models import InputKind, Model
-from modelops_runtime.protocols.http import Call, Endpoint, Reply, json_reply, parse_json
+from modelops_runtime.protocols.http import (
+    Call,
+    Endpoint,
+    Reply,
+    byte_count,
+    json_reply,
+    parse_json,
+)
 from modelops_runtime.protocols.tensors import (
     Tensor,
     datatype_of,
@@ -23,6 +31,9 @@ from modelops_runtime.protocols.tensors import (
 
 BINARY_HEADER = "inference-header-content-length"
 _METHODS = ("predict", "predict_proba")
+DECODE_ON_LOOP_BYTES = 256 * 1024
+"""A request body bigger than this is decoded in a thread: a BYTES tensor of millions of
+elements takes seconds to decode, and the event loop keeps answering meanwhile."""
 
 
 def endpoints(plane: DataPlane) -> list[Endpoint]:
@@ -32,7 +43,7 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         return json_reply(
             {
                 "name": "modelops",
-                "version": _modelops_version(),
+                "version": modelops_version(),
                 "extensions": ["binary_tensor_data"],
             }
         )
@@ -89,8 +100,11 @@ def endpoints(plane: DataPlane) -> list[Endpoint]:
         started = time.perf_counter()
         name = _state(plane, call).name
         raw = await call.body()
-        body, binary = _split_binary(raw, call.headers.get(BINARY_HEADER))
-        tensors, method, wants_binary = _decode_request(body, binary)
+        header = call.headers.get(BINARY_HEADER)
+        if len(raw) > DECODE_ON_LOOP_BYTES:
+            body, tensors, method, wants_binary = await asyncio.to_thread(_decode, raw, header)
+        else:
+            body, tensors, method, wants_binary = _decode(raw, header)
         metrics.decode.observe(time.perf_counter() - started)
         if len(tensors) > 1 or _content_type(body) == "pd":
             columns = {t.name: _column(t) for t in tensors}
@@ -131,7 +145,7 @@ def _state(plane: DataPlane, call: Call) -> ModelState:
     return plane.state_of(call.params["name"], call.params.get("model_version"))
 
 
-def _modelops_version() -> str:
+def modelops_version() -> str:
     """The version of the modelops package this server runs (the V2 server metadata)."""
     try:
         return importlib_metadata.version("modelops")
@@ -163,31 +177,39 @@ def _output_metadata(model: Model) -> list[dict[str, Any]]:
     return [{"name": m, "datatype": shapes[m][1], "shape": shapes[m][0]} for m in model.methods]
 
 
-def _split_binary(raw: bytes, header_length: str | None) -> tuple[Any, bytes | None]:
+def _decode(
+    raw: bytes, header_length: str | None
+) -> tuple[dict[str, Any], list[Tensor], str | None, bool]:
+    body, binary = _split_binary(raw, header_length)
+    return body, *_decode_request(body, binary)
+
+
+def _split_binary(raw: bytes, header_length: str | None) -> tuple[Any, memoryview | None]:
     if header_length is None:
         return parse_json(raw), None
-    if not header_length.isdigit() or int(header_length) > len(raw):
-        raise InvalidInput(f"{BINARY_HEADER} must be the JSON header's length in bytes")
-    cut = int(header_length)
-    return parse_json(raw[:cut]), raw[cut:]
+    cut = byte_count(header_length, BINARY_HEADER)
+    if cut > len(raw):
+        raise InvalidInput(
+            f"{BINARY_HEADER} is {cut}, and the request body has only {len(raw)} bytes; it "
+            "must be the length of the JSON header in bytes"
+        )
+    return parse_json(raw[:cut]), memoryview(raw)[cut:]
 
 
-def _decode_request(body: Any, binary: bytes | None) -> tuple[list[Tensor], str | None, bool]:
+def _decode_request(body: Any, binary: memoryview | None) -> tuple[list[Tensor], str | None, bool]:
     if not isinstance(body, dict):
         raise InvalidInput('request body must be a JSON object with "inputs"')
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInput('"inputs" must be a non-empty list of tensors')
+    if not isinstance(body.get("id", ""), str):
+        raise InvalidInput("'id' must be a string")
     tensors, offset = [], 0
     for spec in inputs:
-        size = (
-            (spec.get("parameters") or {}).get("binary_data_size")
-            if isinstance(spec, dict)
-            else None
-        )
+        size = _binary_size(spec)
         chunk = None
         if size is not None:
-            if binary is None or not isinstance(size, int) or offset + size > len(binary):
+            if binary is None or offset + size > len(binary):
                 raise InvalidInput("binary_data_size points past the binary data of the request")
             chunk = binary[offset : offset + size]
             offset += size
@@ -196,14 +218,31 @@ def _decode_request(body: Any, binary: bytes | None) -> tuple[list[Tensor], str 
     outputs = body.get("outputs") or []
     if not isinstance(parameters, dict) or not isinstance(outputs, list):
         raise InvalidInput("'parameters' must be an object and 'outputs' a list")
+    if not all(
+        isinstance(o, dict) and isinstance(o.get("parameters") or {}, dict) for o in outputs
+    ):
+        raise InvalidInput("each entry of 'outputs' must be an object, its 'parameters' too")
     method = parameters.get("method")
-    requested = [o.get("name") for o in outputs if isinstance(o, dict)]
+    requested = [o.get("name") for o in outputs]
     if method is None and requested and requested[0] in _METHODS:
         method = requested[0]
     wants_binary = bool(parameters.get("binary_data_output")) or any(
-        (o.get("parameters") or {}).get("binary_data") for o in outputs if isinstance(o, dict)
+        (o.get("parameters") or {}).get("binary_data") for o in outputs
     )
     return tensors, method, wants_binary
+
+
+def _binary_size(spec: Any) -> int | None:
+    """An input's ``binary_data_size``: None when its data is JSON (a ``parameters``
+    that is not an object is decode_tensor's to refuse)."""
+    parameters = spec.get("parameters") if isinstance(spec, dict) else None
+    size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise InvalidInput(
+            f"input {spec.get('name')!r}: binary_data_size must be a non-negative integer "
+            f"(its data's length in bytes), got {size!r}"
+        )
+    return size
 
 
 def _content_type(body: dict[str, Any]) -> str:

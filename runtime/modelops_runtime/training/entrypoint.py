@@ -57,6 +57,8 @@ class Options:
     output: str
     module: str | None = None
     package: str | None = None
+    index: tuple[str, ...] = ()
+    """Where the package's dependencies resolve: this index, then extra ones; empty: pip's."""
     command: tuple[str, ...] = ()
     collect: bool = False
     user_args: tuple[str, ...] = ()
@@ -160,7 +162,7 @@ def _install(options: Options, workspace: Workspace, env: Mapping[str, str]) -> 
     python = package.create_venv(workspace.venv)
     say(f"installing {package_file.name}")
     started = time.monotonic()
-    package.install(python, package_file, env)
+    package.install(python, package_file, env, options.index)
     say(f"installed {package_file.name} in {time.monotonic() - started:.1f}s")
     return python
 

@@ -12,6 +12,7 @@ written, so a read-only root filesystem is fine.
 from __future__ import annotations
 
 import importlib.util
+import os
 import site
 import sys
 import sysconfig
@@ -69,9 +70,13 @@ def site_lines(dirs: list[str]) -> str:
     return "".join(f"import site; site.addsitedir({folder!r})\n" for folder in dirs)
 
 
-def install(python: Path, package: Path, env: Mapping[str, str]) -> None:
+def install(
+    python: Path, package: Path, env: Mapping[str, str], index: tuple[str, ...] = ()
+) -> None:
     """``pip install`` the package into the venv; PackageInstallFailed with pip's own
-    words when pip refuses it."""
+    words when pip refuses it. With an ``index`` (the index, then extra ones), pip takes
+    dependencies from those only: no public index, and no index from the trainer's
+    environment or a pip configuration file (a dependency confusion would go there)."""
     if not package.name.endswith(PACKAGE_SUFFIXES):
         raise TrainingFailure(
             PACKAGE_INSTALL_FAILED,
@@ -89,6 +94,11 @@ def install(python: Path, package: Path, env: Mapping[str, str]) -> None:
         "--no-input", "--quiet", str(package),
     ]  # fmt: skip
     pip_env = {**env, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if index:
+        argv += ["--index-url", index[0]]
+        argv += [arg for extra in index[1:] for arg in ("--extra-index-url", extra)]
+        pip_env = {k: v for k, v in pip_env.items() if k not in _INDEX_ENV}
+        pip_env["PIP_CONFIG_FILE"] = os.devnull
     finished = process.run(argv, pip_env)
     if finished.exit_code != 0:
         raise TrainingFailure(
@@ -98,6 +108,10 @@ def install(python: Path, package: Path, env: Mapping[str, str]) -> None:
             exit_code=finished.exit_code,
             log_tail=finished.tail,
         )
+
+
+_INDEX_ENV = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX",
+              "PIP_CONFIG_FILE"}  # fmt: skip
 
 
 def pip_errors(output: str) -> str:

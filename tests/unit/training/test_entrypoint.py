@@ -45,14 +45,16 @@ def test_the_arguments_the_operators_pods_pass(image: bool) -> None:
         {"image": "trainer:1", "command": ["python", "/app/train.py"]}
         if image
         else {"package": "s3://b/t-0.1-py3-none-any.whl", "module": "trainer.train",
-              "evaluationHook": "trainer.eval:score"}
+              "evaluationHook": "trainer.eval:score",
+              "packageIndex": {"url": "https://pi.team/simple",
+                               "extraUrls": ["https://extra.team/simple"]}}
     )  # fmt: skip
     spec = parse(TrainingJobSpec, {"model": "ctr", "args": ["--days=7"], **code})
     owner = Owner("TrainingJob", "ctr-once", "team", "uid")
     argv = entrypoint_args(TrainerInputs(owner, spec, "runtime:1", "s3://models"), {"C": "2"})
     args = build_parser().parse_args(argv)
     assert args.run.__name__ == "train"
-    assert (args.output, args.work_dir) == ("s3://models/ctr/$(MODELOPS_JOB_NAME)/", "/work")
+    assert (args.output, args.work_dir) == ("s3://models/team/ctr/$(MODELOPS_JOB_NAME)/", "/work")
     assert args.termination_log == "/dev/termination-log"
     if image:
         assert (args.collect, args.module, args.package) == (True, None, None)
@@ -60,6 +62,8 @@ def test_the_arguments_the_operators_pods_pass(image: bool) -> None:
         assert (args.collect, args.module) == (False, "trainer.train")
         assert args.package == code["package"]
         assert args.evaluation_hook == "trainer.eval:score"
+        assert (args.index_url, args.extra_index_url) == (
+            "https://pi.team/simple", ["https://extra.team/simple"])  # fmt: skip
         assert args.trainer_args == ["--days=7", "--C=2"]
 
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import queue
 import socket
+import time
 
 import pytest
 
 from modelops_runtime.training.group_watch import GroupWatch
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture
@@ -31,6 +27,11 @@ def group():
     watches[0].listen()
     for watch in watches:
         watch.start()
+    # Joined: rank 0 holds both peers (in a pod, the collective cannot start before that).
+    deadline = time.monotonic() + 10
+    while len(watches[0]._peers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(watches[0]._peers) == 2, "rank 0 did not accept both peers"
     yield watches, lost
     for watch in watches:
         watch.finish()
