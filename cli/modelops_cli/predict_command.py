@@ -14,8 +14,15 @@ from typing import Any
 
 from modelops_cli import resources
 from modelops_cli.errors import CommandError
-from modelops_contracts.serving import API_KEY_HEADER, TARGET_HEADER, TOKEN_HEADER
+from modelops_contracts.serving import (
+    API_KEY_HEADER,
+    TARGET_HEADER,
+    TOKEN_HEADER,
+    token_audience,
+)
 from modelops_operator import kube, names
+
+TOKEN_SECONDS = 600  # the API server's minimum for a requested token
 
 
 def register(commands: Any) -> None:
@@ -30,8 +37,13 @@ def register(commands: Any) -> None:
         help="for a Model with apiKey auth (default: $MODELOPS_API_KEY)",
     )
     parser.add_argument("--token", default=os.environ.get("MODELOPS_TOKEN"),
-                        help="for kubernetes auth: a token (default: $MODELOPS_TOKEN, or "
-                        "the kubeconfig's)")  # fmt: skip
+                        help="for kubernetes auth: a token bound to the Model's audience "
+                        "(default: $MODELOPS_TOKEN)")  # fmt: skip
+    parser.add_argument(
+        "--service-account",
+        help="for kubernetes auth: make a 10-minute token of this service account (in the "
+        "Model's namespace) bound to the Model's audience",
+    )
     resources.add_namespace(parser)
     parser.set_defaults(run=run)
 
@@ -105,16 +117,51 @@ def _route(
     return f"/api/v1/namespaces/{namespace}/services/{service}:{names.SERVICE_PORT}/proxy", {}
 
 
-def credentials(args: argparse.Namespace) -> dict[str, str]:
-    """An API key, or a Kubernetes token (given, or the kubeconfig's), for auth on predict."""
-    if args.api_key:
+def auth_mode(namespace: str, model: str) -> str:
+    """The Model's auth mode: which credential, if any, its predictors ask for."""
+    found = resources.get_model(namespace, model) or {}
+    return str(((found.get("spec") or {}).get("auth") or {}).get("mode") or "none")
+
+
+def credentials(args: argparse.Namespace, namespace: str, model: str, mode: str) -> dict[str, str]:
+    """Only the credential the Model asks for: its API key, or a Kubernetes token bound to
+    its audience (given, or made for a service account). Never the kubeconfig's own token:
+    the Model's pods run its author's code, and a cluster token sent there is given away."""
+    if mode == "apiKey" and args.api_key:
         return {API_KEY_HEADER: args.api_key}
-    token = args.token or kube.bearer_token()
-    return {TOKEN_HEADER: token} if token else {}
+    if mode != "kubernetes":
+        return {}
+    audience = token_audience(namespace, model)
+    if args.token:
+        return {TOKEN_HEADER: args.token}
+    if args.service_account:
+        return {TOKEN_HEADER: account_token(namespace, args.service_account, audience)}
+    raise CommandError(
+        f"Model {namespace}/{model} asks for a Kubernetes token bound to the audience "
+        f"{audience}: pass --service-account ACCOUNT, or --token (or $MODELOPS_TOKEN) from "
+        f"'kubectl create token ACCOUNT -n {namespace} --audience {audience}'"
+    )
+
+
+def account_token(namespace: str, account: str, audience: str) -> str:
+    """A short-lived token of ``account`` for ``audience`` only (the TokenRequest API)."""
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"audiences": [audience], "expirationSeconds": TOKEN_SECONDS},
+    }
+    try:
+        made = kube.request("POST", path, body)
+    except kube.KubeError as err:
+        raise CommandError(f"a token of service account {namespace}/{account}: {err}") from err
+    return str((made.get("status") or {}).get("token") or "")
 
 
 def run(args: argparse.Namespace) -> int:
+    mode = auth_mode(args.namespace, args.model)
+    sent = credentials(args, args.namespace, args.model, mode)
     predictions = predict(args.namespace, args.model, read_instances(args.instances),
-                          args.version, credentials(args))  # fmt: skip
+                          args.version, sent)  # fmt: skip
     print(json.dumps({"predictions": predictions}))
     return 0

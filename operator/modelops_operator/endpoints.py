@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelops_contracts.serving import ROUTES_ANNOTATION, Route, routes_to_json
+from modelops_contracts.serving import AUTH_ANNOTATION, ROUTES_ANNOTATION, Route, routes_to_json
 from modelops_operator import names
 from modelops_operator.meta import Owner, metadata
 
@@ -98,12 +98,13 @@ def endpoints_manifest(
 
 
 def routed_service(
-    owner: Owner, name: str, labels: dict[str, str], routes: list[Route]
+    owner: Owner, name: str, labels: dict[str, str], routes: list[Route], auth: str = "none"
 ) -> dict[str, Any]:
     """A Service with no selector: the operator writes its endpoints; the routes
-    annotation says where its requests go when they pass through the activator."""
+    annotation says where its requests go when they pass through the activator, the auth
+    one which credential the activator wants before it wakes anything for a request."""
     meta = metadata(owner, name, labels)
-    meta["annotations"] = {ROUTES_ANNOTATION: routes_to_json(routes)}
+    meta["annotations"] = {ROUTES_ANNOTATION: routes_to_json(routes), AUTH_ANNOTATION: auth}
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -263,6 +263,13 @@ def merge_patch(path: str, body: dict[str, Any]) -> dict[str, Any]:
     return request("PATCH", path, body, "application/merge-patch+json")
 
 
+def set_finalizers(ref: Ref, finalizers: list[str], resource_version: str) -> None:
+    """Replace the object's finalizers, if it has not changed since ``resource_version``
+    (a conflict is a 409: the caller tries again on its next event)."""
+    merge_patch(ref.path(), {"metadata": {"finalizers": finalizers or None,
+                                          "resourceVersion": resource_version}})  # fmt: skip
+
+
 def annotate(ref: Ref, annotations: dict[str, str]) -> None:
     """Add ``annotations`` to the object's metadata (others' stay)."""
     merge_patch(ref.path(), {"metadata": {"annotations": annotations}})
@@ -321,10 +328,3 @@ def post_event(
         "count": 1,
     }
     request("POST", Ref("v1", "Event", meta["namespace"]).path(), event)
-
-
-def bearer_token() -> str:
-    """The bearer token of the current kubeconfig user, if it has one (not certificates)."""
-    configuration = _client().configuration
-    value = str((configuration.api_key or {}).get("authorization") or "")
-    return value.removeprefix("Bearer ").strip()

@@ -48,6 +48,9 @@ class Settings:
     """kopf peering object shared by the replicas of one install ("" runs standalone)."""
     watch_server_timeout: int = 300
     watch_client_timeout: int = 330
+    package_index: tuple[str, ...] = ()
+    """Where trainer packages' dependencies resolve when a TrainingJob names no index: the
+    index, then any extra ones (chart value ``training.packageIndex``); empty: pip's own."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,9 +69,7 @@ class Settings:
                 f"MODELOPS_DEFAULT_RUNTIME {default_runtime!r} is not in MODELOPS_RUNTIMES"
             )
         instance = env.get("MODELOPS_INSTANCE") or DEFAULT_INSTANCE
-        namespaces = tuple(
-            n.strip() for n in env.get("MODELOPS_WATCH_NAMESPACES", "").split(",") if n.strip()
-        )
+        namespaces = _csv(env.get("MODELOPS_WATCH_NAMESPACES", ""))
         return cls(
             runtimes={str(k): str(v) for k, v in runtimes.items()},
             default_runtime=default_runtime,
@@ -94,6 +95,7 @@ class Settings:
             watch_client_timeout=int(
                 env.get("MODELOPS_WATCH_CLIENT_TIMEOUT", defaults.watch_client_timeout)
             ),
+            package_index=_csv(env.get("MODELOPS_PACKAGE_INDEX", "")),
         )
 
     @property
@@ -110,8 +112,18 @@ class Settings:
     def finalizer(self) -> str:
         return f"{self.storage_prefix}/finalizer"
 
+    def acts_in(self, namespace: str) -> bool:
+        """Namespaced (watchNamespaces), it acts only in those: its own namespace is watched
+        for the activator's endpoints alone."""
+        return not self.namespaces or namespace in self.namespaces
+
     def serves(self, namespace_instance: str | None) -> bool:
         """Does this install act in a namespace labelled with ``namespace_instance``?"""
         if namespace_instance:
             return namespace_instance == self.instance
         return self.instance == DEFAULT_INSTANCE
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    """A comma-separated value's items, without blanks."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())

@@ -70,7 +70,15 @@ def deliver(body: dict[str, Any], outcome: Outcome) -> None:
     meta = body["metadata"]
     ref = kube.Ref(body["apiVersion"], body["kind"], meta["namespace"], meta["name"])
     if outcome.status:
-        after = kube.patch_status(ref, outcome.status)
+        try:
+            after = kube.patch_status(ref, outcome.status)
+        except kube.KubeError as err:
+            if err.status != 404:
+                raise
+            # Deleted since the watch showed it (its namespace going, say): nothing to say.
+            _log.info("%s %s/%s is gone: its status is not written", ref.kind, ref.namespace,
+                      ref.name)  # fmt: skip
+            return
         with _written_guard:
             _written[(ref.kind, ref.namespace, ref.name)] = (
                 str(after["metadata"].get("resourceVersion") or ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from modelops_contracts.serving import RESERVED_ENV
 from modelops_operator.api.schema import QUANTITY, prop
 
 NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -79,10 +80,17 @@ class Predictor:
     )
     resources: Resources | None = prop("CPU and memory of each pod.", default=None)
     env: tuple[EnvVar, ...] = prop(
-        "Extra environment variables (e.g. MODELOPS_NAN_POLICY).",
+        "Extra environment variables (e.g. MODELOPS_NAN_POLICY); not the ones the operator "
+        f"reserves ({', '.join(RESERVED_ENV)}).",
         factory=tuple,
         maxItems=64,
         map_keys=["name"],
+        rules=[
+            (
+                f"self.all(e, !(e.name in {list(RESERVED_ENV)!r}))",
+                f"env must not set a variable the operator reserves: {', '.join(RESERVED_ENV)}",
+            )
+        ],
     )
 
 

@@ -145,6 +145,24 @@ class Hyperparameters:
 
 
 @dataclass(frozen=True)
+class PackageIndex:
+    """Where pip resolves a trainer package's dependencies: this index only (no public
+    index once one is named), and the extra ones listed."""
+
+    url: str = prop(
+        "The index (PEP 503 simple API), e.g. https://pypi.internal.example/simple.",
+        maxLength=2048,
+        pattern=r"^https?://",
+    )
+    extra_urls: tuple[str, ...] = prop(
+        "More indexes pip may take a dependency from.",
+        factory=tuple,
+        maxItems=8,
+        items={"type": "string", "maxLength": 2048, "pattern": r"^https?://"},
+    )
+
+
+@dataclass(frozen=True)
 class TrainingJobSpec:
     """Training code to run: a Python package and module installed into the runtime image
     (as the seed-era service ran a trainer package), or an image with a command."""
@@ -200,11 +218,16 @@ class TrainingJobSpec:
         "A run still going after this many seconds is stopped and fails.", default=None, minimum=1
     )
     output: str | None = prop(
-        "Store prefix the model is written under (<output>/<model>/<version>/); the "
+        "Store prefix the model is written under (<output>/<namespace>/<model>/<version>/); the "
         "operator's model store when unset.",
         default=None,
         maxLength=2048,
         rules=[URI_RULE],
+    )
+    package_index: PackageIndex | None = prop(
+        "Where pip resolves the package's dependencies; the operator's (chart value "
+        "training.packageIndex) when unset; pip's default (the public index) when neither.",
+        default=None,
     )
     evaluation_hook: str | None = prop(
         "module:function the gate calls to score a model on the run's held-out data; "

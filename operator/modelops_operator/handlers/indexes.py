@@ -45,6 +45,8 @@ def namespace_instances(*, name: str, labels: kopf.Labels, **_: Any) -> object:
 
 
 def ours(*, namespace: str | None, namespace_instances: kopf.Index[str, str], **_: Any) -> bool:
+    if not SETTINGS.acts_in(namespace or ""):
+        return False
     label = first(namespace_instances, namespace or "")
     return label is not None and SETTINGS.serves(label)
 

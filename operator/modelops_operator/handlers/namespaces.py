@@ -6,7 +6,9 @@ from typing import Any
 
 import kopf
 
-from modelops_operator import names
+from modelops_operator import kube, names
+from modelops_operator.api import API_VERSION, MODEL, MODEL_VERSION, TRAINING_JOB
+from modelops_operator.finalizers import waiting_on
 from modelops_operator.handlers.indexes import ACTIVATOR_SLICES, KNOWN, SETTINGS
 from modelops_operator.handlers.model import sync_model
 from modelops_operator.handlers.modelversion import sync_version
@@ -30,12 +32,36 @@ def _serves(namespace: str) -> bool:
 
 @kopf.on.event("v1", "namespaces")
 def namespace_changed(
-    *, type: str | None, name: str, labels: kopf.Labels, **_: Any
+    *, type: str | None, name: str, labels: kopf.Labels, meta: kopf.Meta, **_: Any
 ) -> None:  # fmt: skip
     """A namespace created or relabelled: its objects may have arrived before it did, when
-    ``ours`` could not yet tell whose they are. (The first listing is left to resume.)"""
-    if type in ("ADDED", "MODIFIED") and SETTINGS.serves(labels.get(names.INSTANCE_LABEL, "")):
-        _sync_namespace(name)
+    ``ours`` could not yet tell whose they are. (The first listing is left to resume.)
+    A namespace being deleted: nothing to reconcile there; namespaced, its objects are
+    let go (``_let_go``)."""
+    if type not in ("ADDED", "MODIFIED") or not SETTINGS.serves(
+        labels.get(names.INSTANCE_LABEL, "")
+    ):  # fmt: skip
+        return
+    if meta.get("deletionTimestamp"):
+        retried(lambda: _let_go(name), in_place=True)
+        return
+    _sync_namespace(name)
+
+
+def _let_go(namespace: str) -> None:
+    """Namespaced (watchNamespaces), take our finalizer off the objects of a watched
+    namespace that is being deleted. kopf stops watching such a namespace as soon as it is
+    marked, and its Role goes with it, so kopf may never release them and the namespace
+    would stay Terminating; the namespace's own events (watched cluster-wide) come until it
+    is gone, and the chart lets the operator patch these kinds anywhere. Cluster-wide,
+    kopf releases them itself."""
+    if not SETTINGS.namespaces or not SETTINGS.acts_in(namespace):
+        return
+    for kind in (MODEL, MODEL_VERSION, TRAINING_JOB):
+        listed = kube.get(kube.Ref(API_VERSION, kind.kind, namespace)) or {}
+        for item, kept in waiting_on(listed.get("items") or [], SETTINGS.finalizer):
+            version = str(item["metadata"].get("resourceVersion", ""))
+            kube.set_finalizers(kube.Ref.of(item), kept, version)
 
 
 @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", labels=ACTIVATOR_SLICES)

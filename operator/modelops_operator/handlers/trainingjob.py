@@ -18,7 +18,7 @@ from modelops_operator.handlers.indexes import (
     ours,
 )
 from modelops_operator.sync import deliver, first, fresh, retried, serialized
-from modelops_operator.trainingjob.reconcile import Known, reconcile_training
+from modelops_operator.trainingjob.reconcile import Known, reconcile_training, version_to_beat
 
 
 def sync_training(namespace: str, name: str) -> None:
@@ -31,14 +31,17 @@ def sync_training(namespace: str, name: str) -> None:
         model = first(found.models, (namespace, str(body["spec"].get("model"))))
         serving_name = ((model or {}).get("status") or {}).get("servingVersion")
         serving = first(found.model_versions, (namespace, serving_name)) if serving_name else None
+        produced = list(found.trained_versions.get((namespace, name), []))
+        full = [first(found.model_versions, (namespace, str(v["metadata"]["name"])))
+                for v in produced]  # fmt: skip
         known = Known(
             body=body,
             jobs=list(found.training_runs.get((namespace, name), [])),
             pods=list(found.training_pods.get((namespace, name), [])),
             cron_job=first(found.training_schedules, (namespace, name)),
             model=model,
-            serving=serving,
-            produced=list(found.trained_versions.get((namespace, name), [])),
+            serving=version_to_beat(serving, [v for v in full if v is not None]),
+            produced=produced,
         )
         deliver(body, reconcile_training(known, SETTINGS))
 

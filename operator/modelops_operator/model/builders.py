@@ -10,9 +10,9 @@ from modelops_operator.endpoints import routed_service
 from modelops_operator.meta import Owner
 
 
-def model_service(owner: Owner, routes: list[Route]) -> dict[str, Any]:
+def model_service(owner: Owner, routes: list[Route], auth: str = "none") -> dict[str, Any]:
     """The Model's Service (owned by the Model): no selector; its endpoints are the one
     version's ready pods, or the activator for a split or a version at zero."""
     return routed_service(
-        owner, names.model_service(owner.name), names.child_labels(owner.name), routes
+        owner, names.model_service(owner.name), names.child_labels(owner.name), routes, auth
     )

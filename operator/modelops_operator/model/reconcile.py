@@ -75,7 +75,8 @@ def reconcile_model(known: Known, settings: Settings) -> Outcome:
         # Made before any version is Ready, so that the URL answers from the start: with
         # no route the activator says so (a 503 naming the Service), never a refused
         # connection.
-        apply_child(model_service(owner, routes), known.service, outcome)
+        auth = spec.auth.mode if spec.auth else "none"
+        apply_child(model_service(owner, routes, auth), known.service, outcome)
         _apply_endpoints(known, owner, routes, settings, outcome)
         if routes:
             url = names.predict_url(

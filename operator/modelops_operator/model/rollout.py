@@ -95,8 +95,8 @@ def advance(
 
     A new split (another candidate or stable version) starts over; a rolled-back
     candidate stays rolled back until the spec changes (the caller starts over then);
-    a pass that has lasted a window moves to the next step, and past the last one the
-    rollout has succeeded."""
+    a pass that has lasted a window moves to the next step; past the last one, or onto a
+    step of 100%, the rollout has succeeded."""
     candidate = split.candidates[0] if split.candidates else ""
     fresh = (
         current is None
@@ -119,8 +119,10 @@ def advance(
     lasted = now - _unix(str(state["since"])) >= rollout.analysis.window_seconds
     if verdict.outcome == PASS and rollout.steps and lasted:
         nxt = int(state["step"]) + 1
-        if nxt >= len(rollout.steps):
-            return state | {"phase": "Succeeded", "step": len(rollout.steps) - 1,
+        # Past the last step, or onto a step of 100%: there the stable version would get
+        # no request to judge against, so the candidate taking it all is the success.
+        if nxt >= len(rollout.steps) or rollout.steps[nxt] == 100:
+            return state | {"phase": "Succeeded", "step": min(nxt, len(rollout.steps) - 1),
                             "since": _stamp(now)}  # fmt: skip
         return state | {"step": nxt, "since": _stamp(now)}
     return state

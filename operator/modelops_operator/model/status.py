@@ -94,6 +94,10 @@ def traffic_observation(
         return Observation(TRAFFIC_SPLIT, "False", "RolledBack",
                            f"{rollout.get('candidate')} was rolled back: {rollout.get('reason')}; "
                            f"in effect: {shares}", "Warning")  # fmt: skip
+    if rollout and rollout.get("phase") == "Succeeded":
+        return Observation(TRAFFIC_SPLIT, "True", "RolloutSucceeded",
+                           f"{rollout.get('candidate')} passed every step; in effect: {shares}",
+                           "Info")  # fmt: skip
     wanted = {t.version for t in traffic if t.percent}
     missing = wanted - {r.version for r in routes}
     if missing:

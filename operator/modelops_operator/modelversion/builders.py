@@ -12,6 +12,8 @@ from modelops_contracts.serving import (
     API_KEYS_DIR_ENV,
     AUTH_MODE_ENV,
     AUTH_RESOURCE_ENV,
+    CACHE_DIR_ENV,
+    PVC_ROOT_ENV,
     Route,
 )
 from modelops_operator import names
@@ -173,7 +175,7 @@ def _container(inputs: PredictorInputs, name: str, args: list[str]) -> dict[str,
         "imagePullPolicy": inputs.image_pull_policy,
         "command": RUNTIME_COMMAND,
         "args": args,
-        "env": [{"name": "MODELOPS_CACHE_DIR", "value": CACHE_DIR}],
+        "env": [{"name": CACHE_DIR_ENV, "value": CACHE_DIR}],
         "volumeMounts": [
             {"name": "model", "mountPath": MODEL_DIR},
             {"name": "cache", "mountPath": CACHE_DIR},
@@ -192,7 +194,7 @@ def _reads_artifact(container: dict[str, Any], spec: ModelVersionSpec) -> dict[s
     """The container that reads the artifact mounts a ``pvc://`` artifact's claim."""
     claim = claim_of(spec.artifact.uri)
     if claim:
-        container["env"].append({"name": "MODELOPS_PVC_ROOT", "value": PVC_ROOT})
+        container["env"].append({"name": PVC_ROOT_ENV, "value": PVC_ROOT})
         container["volumeMounts"].append(
             {"name": "artifact-claim", "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": True}
         )
@@ -234,7 +236,8 @@ def _auth_env(inputs: PredictorInputs) -> list[dict[str, str]]:
 
 def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
     container = _container(inputs, PREDICTOR_CONTAINER, serve_args(inputs))
-    container["env"] += _auth_env(inputs) + env(inputs.predictor.env)
+    # The user's variables first: where a name repeats, the last wins, and it is ours.
+    container["env"] = env(inputs.predictor.env) + container["env"] + _auth_env(inputs)
     if inputs.auth and inputs.auth.mode == "apiKey":
         container["volumeMounts"].append(
             {"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True}
@@ -257,8 +260,9 @@ def _pod(inputs: PredictorInputs) -> dict[str, Any]:
         "containers": [predictor_container(inputs)],
         "volumes": volumes,
     }
-    # Drain: readiness fails at once, then what is held finishes (the runtime's delay).
-    pod["terminationGracePeriodSeconds"] = 30
+    # Drain: readiness fails at once, answers go on until traffic stops (≤ 15 s), then
+    # what is held finishes (≤ 20 s): the runtime's defaults, with a margin.
+    pod["terminationGracePeriodSeconds"] = 40
     mode = inputs.auth.mode if inputs.auth else "none"
     if mode == "apiKey" and inputs.auth and inputs.auth.secret_name:
         volumes.append({"name": "api-keys", "secret": {"secretName": inputs.auth.secret_name}})
@@ -313,7 +317,7 @@ def private_service(owner: Owner, model: str) -> dict[str, Any]:
     )
 
 
-def version_service(owner: Owner, model: str) -> dict[str, Any]:
+def version_service(owner: Owner, model: str, auth: str = "none") -> dict[str, Any]:
     """The version's public Service (its URL): no selector; its endpoints are the pods
     while some are ready, else the activator, which wakes the version."""
     return routed_service(
@@ -321,6 +325,7 @@ def version_service(owner: Owner, model: str) -> dict[str, Any]:
         names.predictor(owner.name),
         names.child_labels(model, owner.name),
         [Route(owner.name, 100)],
+        auth,
     )
 
 

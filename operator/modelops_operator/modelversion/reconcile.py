@@ -110,8 +110,9 @@ def reconcile_version(known: Known, settings: Settings) -> Outcome:
                 for shared in reviewer_account(owner.namespace):
                     apply_child(shared, None, outcome, quiet=True)
             _apply_endpoints(
-                known, owner, spec.model, wanted=wanted, settings=settings, outcome=outcome
-            )
+                known, owner, spec.model, wanted=wanted, settings=settings, outcome=outcome,
+                auth=model.auth.mode if model.auth else "none",
+            )  # fmt: skip
             found_deployment = apply_child(deployment(inputs), found_deployment, outcome)
         except Blocked as err:
             blocked = Observation.false(RESOURCES_AVAILABLE, err.reason, err.message)
@@ -137,13 +138,20 @@ def reconcile_version(known: Known, settings: Settings) -> Outcome:
 
 
 def _apply_endpoints(
-    known: Known, owner: Owner, model: str, *, wanted: int, settings: Settings, outcome: Outcome
+    known: Known,
+    owner: Owner,
+    model: str,
+    *,
+    wanted: int,
+    settings: Settings,
+    outcome: Outcome,
+    auth: str = "none",
 ) -> None:
     """The private Service, and the public one with its endpoints: the version's pods
     while some are ready and it is not going to zero, else the activator."""
     private, public = names.private_service(owner.name), names.predictor(owner.name)
     apply_child(private_service(owner, model), known.services.get(private), outcome)
-    apply_child(version_service(owner, model), known.services.get(public), outcome)
+    apply_child(version_service(owner, model, auth), known.services.get(public), outcome)
     pods = endpoints_of(known.private_slices)
     route = [Route(owner.name, 100)]
     if mode(route, bool(ready(pods)) and wanted > 0) == SERVE:

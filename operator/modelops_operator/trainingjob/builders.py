@@ -50,12 +50,14 @@ class TrainerInputs:
     image: str
     """The runtime image (the trainer entrypoint, and the code's frameworks)."""
     output: str
-    """Store prefix; the model goes to <output>/<model>/<run>/."""
+    """Store prefix; the model goes to <output>/<namespace>/<model>/<run>/."""
     run_date: str = ""
     """The run's time for a single run; a scheduled run derives it from its Job's name."""
     baseline: Baseline | None = None
     storage_secret: str = ""
     image_pull_policy: str = "IfNotPresent"
+    package_index: tuple[str, ...] = ()
+    """The operator's index for trainer packages (then extra ones), when the spec names none."""
 
 
 def labels(inputs: TrainerInputs) -> dict[str, str]:
@@ -142,15 +144,30 @@ def entrypoint_args(inputs: TrainerInputs, parameters: dict[str, str]) -> list[s
     """The runtime's trainer entrypoint: install and run the package (or collect what an
     image's trainer wrote), then upload the model and report."""
     spec = inputs.spec
-    output = f"{inputs.output.rstrip('/')}/{spec.model}/$({contract.JOB_NAME})/"
+    # The namespace in the path: two teams' TrainingJobs of the same names (and one
+    # operator's store) must never write the same keys.
+    owner = inputs.owner
+    output = f"{inputs.output.rstrip('/')}/{owner.namespace}/{spec.model}/$({contract.JOB_NAME})/"
     args = ["train", "--output", output, "--termination-log", TERMINATION_LOG,
             "--work-dir", WORK_DIR]  # fmt: skip
     if spec.image:
         return [*args, "--collect"]
     args += ["--package", str(spec.package), "--module", str(spec.module)]
+    index = package_index(spec, inputs.package_index)
+    if index:
+        args += ["--index-url", index[0]]
+        args += [arg for extra in index[1:] for arg in ("--extra-index-url", extra)]
     if spec.evaluation_hook:
         args += ["--evaluation-hook", spec.evaluation_hook]
     return [*args, "--", *spec.args, *parameter_args(parameters)]
+
+
+def package_index(spec: TrainingJobSpec, operators: tuple[str, ...]) -> tuple[str, ...]:
+    """The index a package's dependencies resolve from, then extra ones: the spec's, else
+    the operator's; empty for pip's own default."""
+    if spec.package_index:
+        return (spec.package_index.url, *spec.package_index.extra_urls)
+    return operators
 
 
 def pod_spec(inputs: TrainerInputs, parameters: dict[str, str]) -> dict[str, Any]:

@@ -56,9 +56,29 @@ class Known:
     cron_job: dict[str, Any] | None = None
     model: Mapping[str, Any] | None = None
     serving: Mapping[str, Any] | None = None
-    """The ModelVersion serving the Model now."""
+    """The ModelVersion a run must beat (see ``version_to_beat``)."""
     produced: list[dict[str, Any]] = field(default_factory=list)
     """The ModelVersions this TrainingJob's runs produced."""
+
+
+def version_to_beat(
+    serving: Mapping[str, Any] | None, produced: list[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The version a run is compared with: the one serving the Model, unless this job's
+    gate promoted a newer one that will serve once it is Ready. Two runs that overlap (a
+    schedule whose run outlasts its period) must not both pass against the older one."""
+
+    def created(version: Mapping[str, Any]) -> tuple[str, str]:
+        meta = version["metadata"]
+        return str(meta.get("creationTimestamp") or ""), str(meta["name"])
+
+    coming = [
+        v for v in produced
+        if (v["metadata"].get("labels") or {}).get(names.PROMOTION_LABEL) == "promoted"
+        and (v.get("status") or {}).get("phase") != "Failed"
+        and (serving is None or created(v) > created(serving))
+    ]  # fmt: skip
+    return max(coming, key=created) if coming else serving
 
 
 def reconcile_training(known: Known, settings: Settings) -> Outcome:
@@ -136,7 +156,7 @@ def _inputs(
     run_date = "" if spec.schedule else (spec.run_date or created)
     return TrainerInputs(
         owner, spec, image, output, run_date, baseline,
-        settings.storage_secret, settings.image_pull_policy,
+        settings.storage_secret, settings.image_pull_policy, settings.package_index,
     ), None  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from modelops_contracts.termination import MESSAGE_INVALID
 from modelops_contracts.training import GROUP_LOST_EXIT, TrainingResult
 from modelops_operator import names
 from modelops_operator.pod_state import stuck
@@ -66,14 +67,21 @@ def outcome(job: dict[str, Any], pods: list[dict[str, Any]]) -> RunOutcome:
     if finished == "Complete":
         # Rank 0 publishes the model; the other workers only report that they finished.
         chief = [p for p in attempts if _rank(p) in (None, 0)]
-        result = next((r for p in chief if (r := _result(p)) and r.trained), None)
+        results = [r for p in chief if (r := _result(p))]
+        result = next((r for r in results if r.trained), None)
         if result is None:
+            invalid = next((r for r in results if r.reason == MESSAGE_INVALID), None)
+            if invalid is not None:  # what it reported is not a result: say why
+                return replace(run, phase="Failed", result=invalid, reason=invalid.reason,
+                               message=invalid.message)  # fmt: skip
             why = "the run completed but its pod reported no result"
             return replace(run, phase="Failed", reason="NoResult", message=why)
         return replace(run, phase="Succeeded", result=result, reason=result.reason)
     if finished:
         if workers > 1:  # the worker that failed first in the last attempt, not its peers
             attempts = sorted(attempts, key=_failed_first)
+            if _awaiting_the_cause(attempts):
+                return replace(run, phase="Running")
         reason, message = _failure(finished, status, attempts, workers)
         result = next((r for p in attempts if (r := _result(p))), None)
         return replace(run, phase="Failed", result=result, reason=reason, message=message)
@@ -166,8 +174,7 @@ def _failed_first(pod: dict[str, Any]) -> tuple[int, int, str, int]:
     (the one that broke the collective; its peers fail after it); a worker that stopped
     because a peer was gone (``GROUP_LOST_EXIT``) after every other failure; in the same
     second, a worker killed (for memory, by a signal) before one that saw its peer go."""
-    raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES, ""))
-    attempt = int(raw) if raw.isdigit() else 0
+    attempt = _attempt(pod)
     terminated = _terminated(pod)
     failed = terminated is not None and bool(terminated.get("exitCode") or terminated.get(
         "reason") == "OOMKilled")  # fmt: skip
@@ -177,6 +184,34 @@ def _failed_first(pod: dict[str, Any]) -> tuple[int, int, str, int]:
         result is not None and (result.exit_code < 0 or result.exit_code >= 128))  # fmt: skip
     lost_peer = result is not None and result.exit_code == GROUP_LOST_EXIT
     return -attempt, int(lost_peer), ended or "~", 0 if killed else 1  # going/succeeded: last
+
+
+def _awaiting_the_cause(attempts: list[dict[str, Any]]) -> bool:
+    """The failed group's first report is only a worker that saw a peer go, while a worker
+    of the same attempt has not ended yet: that worker is the cause, and its own report
+    (killed, out of memory, its error) reaches the API server a moment later than its
+    peers' (each kubelet sync is its own). Judged once every worker has ended or is gone;
+    a gone pod (deleted by the Job controller) is no longer listed, so this waits at most
+    for its grace period."""
+    ended = [p for p in attempts if _terminated(p) is not None]
+    if not ended:
+        return False
+    first = _result(ended[0])
+    if first is None or first.exit_code != GROUP_LOST_EXIT:
+        return False
+    newest = _attempt(ended[0])
+    return any(
+        _attempt(p) == newest
+        and _terminated(p) is None
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        for p in attempts
+    )
+
+
+def _attempt(pod: dict[str, Any]) -> int:
+    """Which attempt of its index a worker is (earlier failures of that index)."""
+    raw = str(((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES, ""))
+    return int(raw) if raw.isdigit() else 0
 
 
 def _started(pod: dict[str, Any]) -> str:

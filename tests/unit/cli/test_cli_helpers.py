@@ -80,3 +80,35 @@ def test_a_missing_name_is_answered_with_what_exists_and_what_to_do():
     )
     many = not_found(TRAINING_JOB, "ads", "x", [f"t{i:02}" for i in range(25)])
     assert "t19 and 5 more (modelops train list -n ads shows them)" in many
+
+
+@pytest.mark.parametrize(
+    ("mode", "sent"),
+    [("none", {}), ("apiKey", {"X-API-Key": "team-key"}),
+     ("kubernetes", {"X-Modelops-Token": "audience-token"})],
+)  # fmt: skip
+def test_predict_sends_only_the_credential_the_model_asks_for(mode, sent):
+    """The API key never goes to a Model that asks for none, nor a token to one that does
+    not ask for a Kubernetes token."""
+    import argparse
+
+    from modelops_cli import predict_command
+
+    args = argparse.Namespace(api_key="team-key", token="audience-token", service_account=None)
+    assert predict_command.credentials(args, "ads", "ctr", mode) == sent
+
+
+def test_predict_never_falls_back_to_the_kubeconfigs_token():
+    """With no token and no service account, a kubernetes Model is a clear error saying how
+    to get a token for its audience, not the kubeconfig user's token sent to its pods."""
+    import argparse
+
+    from modelops_cli import predict_command
+    from modelops_cli.errors import CommandError
+
+    args = argparse.Namespace(api_key=None, token=None, service_account=None)
+    with pytest.raises(CommandError) as refused:
+        predict_command.credentials(args, "ads", "ctr", "kubernetes")
+    assert "kubectl create token ACCOUNT -n ads --audience modelops.dev/ads/ctr" in str(
+        refused.value
+    )

@@ -139,6 +139,12 @@ def test_each_install_serves_its_own_namespaces():
     assert not e2e.serves("")
     assert not e2e.serves("other")
     assert Settings.from_env({"MODELOPS_PEERING": ""}).peering == ""
+    # Namespaced, it acts only in its watchNamespaces (its own is watched for the
+    # activator's endpoints alone); cluster-wide, everywhere.
+    scoped = Settings.from_env({"MODELOPS_WATCH_NAMESPACES": "a,b", "POD_NAMESPACE": "sys"})
+    assert (scoped.acts_in("a"), scoped.acts_in("b")) == (True, True)
+    assert (scoped.acts_in("sys"), scoped.acts_in("c")) == (False, False)
+    assert default.acts_in("sys")
     # kopf's marks are each install's own: a finalizer one install needs is never
     # dropped by another that does not.
     assert default.finalizer == "modelops.dev/finalizer"

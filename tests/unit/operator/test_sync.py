@@ -61,3 +61,29 @@ def test_a_resource_version_that_is_not_a_number_trusts_the_index(
     sync.deliver(odd, Outcome(status={"phase": "Verifying"}))
     odd["metadata"]["resourceVersion"] = "a1"
     assert sync.fresh(odd) is odd
+
+
+def test_an_object_deleted_since_the_watch_showed_it_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its status write finds it gone (404): no error for the handler, and no Event."""
+    events: list[str] = []
+
+    def gone(ref: kube.Ref, status: dict[str, Any]) -> dict[str, Any]:
+        raise kube.KubeError(404, f'modelversions.modelops.dev "{ref.name}" not found')
+
+    monkeypatch.setattr(kube, "patch_status", gone)
+    monkeypatch.setattr(kube, "post_event", lambda _body, _type, reason, *_: events.append(reason))
+    sync.deliver(
+        body("5", {}), Outcome(status={"phase": "Ready"}, events=[("Normal", "Ready", "")])
+    )
+    assert events == []
+
+
+def test_a_refused_status_write_still_fails_the_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(ref: kube.Ref, status: dict[str, Any]) -> dict[str, Any]:
+        raise kube.KubeError(422, "status.phase: Unsupported value")
+
+    monkeypatch.setattr(kube, "patch_status", refused)
+    with pytest.raises(kube.KubeError):
+        sync.deliver(body("6", {}), Outcome(status={"phase": "Odd"}))

@@ -87,10 +87,22 @@ def test_steps_advance_one_window_at_a_time_while_the_analysis_passes():
     assert early["step"] == 0
     state = advance(ROLLOUT, Split("v1", ("v2",)), early, passing, 1061.0)
     assert step_percent(ROLLOUT, state) == 50
+    # The step to 100% is the end: the stable version would have no request left to judge
+    # the candidate against, so passing at 50% is the rollout's success.
     state = advance(ROLLOUT, Split("v1", ("v2",)), state, passing, 1122.0)
-    state = advance(ROLLOUT, Split("v1", ("v2",)), state, passing, 1183.0)
     assert state["phase"] == "Succeeded"
     assert step_percent(ROLLOUT, state) == 100
+    assert advance(ROLLOUT, Split("v1", ("v2",)), state, passing, 1183.0) == state
+
+
+def test_steps_that_end_below_100_succeed_past_their_last_window():
+    partial = Rollout(analysis=Analysis(window_seconds=60), steps=(10, 50))
+    passing = judge(ANALYSIS, window(None, traffic(200, 0, 20)), window(None, traffic(200, 0, 20)))
+    state = advance(partial, Split("v1", ("v2",)), None, None, 1000.0)
+    state = advance(partial, Split("v1", ("v2",)), state, passing, 1061.0)
+    assert (state["phase"], step_percent(partial, state)) == ("Progressing", 50)
+    state = advance(partial, Split("v1", ("v2",)), state, passing, 1122.0)
+    assert (state["phase"], step_percent(partial, state)) == ("Succeeded", 50)
 
 
 def test_a_failure_rolls_back_and_it_stays_rolled_back():

@@ -107,6 +107,18 @@ def test_a_split_waiting_for_its_candidate_informs_without_deciding_ready():
     assert all(c["type"] != "TrafficSplit" for c in cleared["conditions"])
 
 
+def test_a_rollout_that_reached_all_the_traffic_says_so_not_that_the_stable_waits_for_pods():
+    split = (TrafficTarget("ctr-v1", 90), TrafficTarget("ctr-v2", 10))
+    done = {"phase": "Succeeded", "candidate": "ctr-v2", "stable": "ctr-v1", "step": 2}
+    found = model_status(
+        pin=None, traffic=split, versions=[V1, V2], service=APPLIED, url="u", current={},
+        generation=1, now="t", serving="ctr-v1", routes=[Route("ctr-v2", 100)], rollout=done,
+    )  # fmt: skip
+    traffic = condition_of(found, "TrafficSplit")
+    assert (traffic["status"], traffic["reason"]) == ("True", "RolloutSucceeded")
+    assert traffic["message"] == "ctr-v2 passed every step; in effect: ctr-v2 100%"
+
+
 def test_model_service_follows_the_serving_version():
     owner = Owner("Model", "ctr", "team", "uid-m")
     service = model_service(owner, [Route("ctr-v2", 90), Route("ctr-v3", 10)])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from modelops_operator import names
 from modelops_operator.api.common import EnvVar, Predictor, Resources
+from modelops_operator.api.model import Auth
 from modelops_operator.api.modelversion import ModelVersionSpec
 from modelops_operator.api.schema import parse
 from modelops_operator.meta import Owner
@@ -127,6 +130,17 @@ def test_predictor_settings_become_args_env_and_resources():
     assert {"name": "MODELOPS_NAN_POLICY", "value": "reject"} in container["env"]
     assert {"name": "MODELOPS_CACHE_DIR", "value": "/cache"} in container["env"]
     assert container["resources"] == {"requests": {"cpu": "100m"}, "limits": {"memory": "1"}}
+
+
+def test_the_operators_variables_come_after_the_users_so_they_win():
+    """A version written before the CRD refused these names: the last duplicate wins."""
+    predictor = Predictor(env=(EnvVar("MODELOPS_AUTH_MODE", "none"),
+                               EnvVar("MODELOPS_CACHE_DIR", "/elsewhere")))  # fmt: skip
+    wanted = dataclasses.replace(inputs(predictor=predictor), auth=Auth(mode="apiKey"))
+    container = pod_spec(deployment(wanted))["containers"][0]
+    resolved = {e["name"]: e["value"] for e in container["env"]}  # as the kubelet does
+    assert resolved["MODELOPS_AUTH_MODE"] == "apiKey"
+    assert resolved["MODELOPS_CACHE_DIR"] == "/cache"
 
 
 def test_probes_use_the_health_routes():

@@ -40,7 +40,7 @@ def test_a_package_run_is_the_runtime_entrypoint_with_the_users_args():
     container = pod(manifest)["containers"][0]
     assert container["command"] == ["python", "-m", "modelops_runtime"]
     assert container["args"] == [
-        "train", "--output", "s3://models/ctr/$(MODELOPS_JOB_NAME)/",
+        "train", "--output", "s3://models/team/ctr/$(MODELOPS_JOB_NAME)/",
         "--termination-log", "/dev/termination-log", "--work-dir", "/work",
         "--package", "s3://b/trainer-0.1.tar.gz", "--module", "trainer.train", "--", "--days=7",
     ]  # fmt: skip
@@ -189,3 +189,41 @@ def test_the_workers_service_is_headless_and_publishes_pods_before_they_are_read
                                 names.COMPONENT: names.TRAINER}  # fmt: skip
     assert job(inputs(workers=3), "x")["spec"]["template"]["metadata"]["labels"].items() >= (
         spec["selector"].items())  # fmt: skip
+
+
+def test_two_namespaces_jobs_of_the_same_names_write_apart():
+    def output_of(namespace):
+        owner = Owner("TrainingJob", "ctr-daily", namespace, "uid")
+        given = TrainerInputs(owner, parse(TrainingJobSpec, PACKAGE), "runtime:1", "s3://models")
+        args = pod(job(given, "ctr-daily"))["containers"][0]["args"]
+        return args[args.index("--output") + 1]
+
+    assert output_of("team-a") == "s3://models/team-a/ctr/$(MODELOPS_JOB_NAME)/"
+    assert output_of("team-b") == "s3://models/team-b/ctr/$(MODELOPS_JOB_NAME)/"
+
+
+def test_the_package_index_is_the_specs_else_the_operators_and_reaches_the_entrypoint():
+    def index_args(spec_index, operators):
+        extra = {"packageIndex": spec_index} if spec_index else {}
+        given = TrainerInputs(OWNER, parse(TrainingJobSpec, {**PACKAGE, **extra}), "runtime:1",
+                              "s3://models", package_index=operators)  # fmt: skip
+        args = pod(job(given, "ctr-daily"))["containers"][0]["args"]
+        return [a for i, a in enumerate(args) if "index" in a or "index" in args[i - 1]]
+
+    ours = ("https://pi.team/simple", "https://extra.team/simple")
+    assert index_args(None, ()) == []
+    assert index_args(None, ours) == [
+        "--index-url", "https://pi.team/simple", "--extra-index-url", "https://extra.team/simple",
+    ]  # fmt: skip
+    assert index_args({"url": "https://own.example/simple"}, ours) == [
+        "--index-url", "https://own.example/simple",
+    ]  # fmt: skip
+
+
+def test_the_operators_package_index_comes_from_the_chart_value():
+    from modelops_operator.settings import Settings
+
+    env = {"MODELOPS_PACKAGE_INDEX": "https://pi.team/simple, https://extra.team/simple"}
+    assert Settings.from_env(env).package_index == (
+        "https://pi.team/simple", "https://extra.team/simple")  # fmt: skip
+    assert Settings.from_env({"MODELOPS_PACKAGE_INDEX": ""}).package_index == ()

@@ -7,6 +7,7 @@ import pytest
 from modelops_contracts.training import TrainingResult
 from modelops_operator.api.trainingjob import Promotion
 from modelops_operator.trainingjob.promotion import Serving, decide
+from modelops_operator.trainingjob.reconcile import version_to_beat
 
 AUC = Promotion(metric="auc", goal="maximize")
 SERVING = Serving("ctr-1", {"auc": 0.80})
@@ -83,3 +84,27 @@ def test_manual_mode_waits_for_a_person():
     manual = Promotion(metric="auc", goal="maximize", mode="manual")
     found = decide(manual, "ctr-2", trained(0.9), SERVING, None)
     assert (found.decision, found.label) == ("Pending", "pending")
+
+
+def version(name, created, label="promoted", phase="Ready"):
+    return {
+        "metadata": {"name": name, "creationTimestamp": created,
+                     "labels": {"modelops.dev/promotion": label}},
+        "status": {"phase": phase},
+    }  # fmt: skip
+
+
+def test_a_run_is_compared_with_a_newer_promoted_version_not_yet_serving():
+    serving = version("ctr-1", "2026-01-01T00:00:00Z")
+    loading = version("ctr-2", "2026-01-01T00:01:00Z", phase="Pending")
+    rejected = version("ctr-3", "2026-01-01T00:02:00Z", label="rejected")
+    assert version_to_beat(serving, [serving, loading, rejected]) is loading
+    assert version_to_beat(None, [loading, rejected]) is loading  # nothing serves yet
+
+
+def test_a_run_is_compared_with_the_serving_version_when_nothing_newer_was_promoted():
+    serving = version("ctr-2", "2026-01-01T00:01:00Z")
+    older = version("ctr-1", "2026-01-01T00:00:00Z")
+    broken = version("ctr-3", "2026-01-01T00:02:00Z", phase="Failed")
+    assert version_to_beat(serving, [older, serving, broken]) is serving
+    assert version_to_beat(None, [broken]) is None

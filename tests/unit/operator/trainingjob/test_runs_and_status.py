@@ -234,3 +234,36 @@ def test_a_group_retried_is_judged_by_its_last_attempt():
     status = training_status(Observed(runs=[run]), {}, 1, T0, 3)
     assert (status["phase"], status["reason"]) == ("Failed", "OOMKilled")
     assert "worker 0 of 2" in status["message"]
+
+
+def test_a_failed_group_waits_for_the_report_of_the_worker_that_broke_it():
+    """Its peers see it go within milliseconds, so their reports can reach the API server
+    before its own: the run is judged once it has ended (or is gone), never on theirs."""
+    stopped = result("TrainerFailed", message="the trainer exited with code 3: worker 2 of 3 "
+                     "is gone (its connection closed before it finished)", exit_code=3)  # fmt: skip
+    killed = result("TrainerFailed", message="the trainer was killed by SIGKILL", exit_code=-9)
+    peers = [
+        worker(0, finished="2026-11-27T03:01:04Z", terminated={"exitCode": 3, "message": stopped}),
+        worker(1, finished="2026-11-27T03:01:04Z", terminated={"exitCode": 3, "message": stopped}),
+    ]
+    failed = workers_job("Failed", "MaxFailedIndexesExceeded")
+    still_running = worker(2, phase="Running")
+    assert outcome(failed, [*peers, still_running]).phase == "Running"
+
+    reported = worker(2, finished="2026-11-27T03:01:05Z",
+                      terminated={"exitCode": 1, "message": killed})  # fmt: skip
+    run = outcome(failed, [*peers, reported])
+    assert (run.phase, run.reason) == ("Failed", "TrainerFailed")
+    assert run.message.startswith("worker 2 of 3: the trainer was killed by SIGKILL")
+
+    gone = outcome(failed, peers)  # deleted before it reported: its peers' word is all there is
+    assert gone.phase == "Failed"
+    assert "worker 2 of 3 is gone" in gone.message
+
+
+def test_a_failed_group_whose_first_report_is_its_own_error_is_judged_at_once():
+    error = result("TrainerFailed", message="the trainer exited with code 1: ValueError",
+                   exit_code=1)  # fmt: skip
+    failed = workers_job("Failed", "MaxFailedIndexesExceeded")
+    pods = [worker(0, terminated={"exitCode": 1, "message": error}), worker(2, phase="Running")]
+    assert outcome(failed, pods).phase == "Failed"
