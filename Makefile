@@ -85,19 +85,21 @@ chart-lint: $(HELM) ## helm lint and render the chart
 
 # --- tests --------------------------------------------------------------------------------
 test-unit: install ## unit, API and process tests only (no cluster needed)
-	$(PY) -m pytest -m 'not cluster' -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m 'not cluster' -n auto -q $(PYTEST_ARGS)
 
 # The whole suite on a fresh machine: builds or reuses the pinned binaries (and the
 # Prometheus of the monitoring tests, and Airflow's venv), starts (or reuses) the local
-# cluster and its S3 server, builds the images, lints, then runs every test with the
+# cluster and its S3 server, builds the images, then hack/test.sh: lint beside the smoke
+# gate, and when both pass every other test in TEST_WORKERS parallel workers, with the
 # cluster tests required (a skipped cluster test is a failure). The cluster stays up
 # afterwards for the next run; `make cluster-down` stops it.
-test: install airflow-venv cluster-binaries $(PROMETHEUS) cluster-up images ## lint and every test, cluster tests included
-	$(MAKE) lint
-	MODELOPS_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
+TEST_WORKERS ?= 6
+export TEST_WORKERS PYTEST_ARGS
+test: install airflow-venv cluster-binaries $(PROMETHEUS) $(PROMTOOL) cluster-up images ## lint, the smoke gate, then every test in parallel workers
+	PY=$(PY) hack/test.sh
 
 BENCH ?= predictor
-bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator|serving|cold_start|distributed; docs/benchmarks.md)
+bench: install ## benchmarks against peers in the same run (BENCH=predictor|activator|serving|cold_start|distributed|hostile; docs/benchmarks.md)
 	$(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 # --- the operator and the demo ------------------------------------------------------------
@@ -112,7 +114,8 @@ demo: install $(HELM) cluster-up images ## start the cluster if needed, install 
 demo-clean: $(HELM) ## delete the demo's model and uninstall the operator (the cluster stays up)
 	@export KUBECONFIG="$$($(MAKE) -s --no-print-directory kubeconfig)"; \
 	$(PY) -m modelops_cli.main delete ctr --namespace modelops-demo || true; \
-	kubectl -n modelops-demo wait --for=delete modelversions,models --all --timeout=120s || true; \
+	kubectl -n modelops-demo delete trainingjobs --all --ignore-not-found --wait=false; \
+	kubectl -n modelops-demo wait --for=delete trainingjobs,modelversions,models --all --timeout=120s || true; \
 	kubectl delete namespace modelops-demo --ignore-not-found --wait=false; \
 	$(HELM) uninstall modelops --namespace modelops-system --ignore-not-found --wait; \
 	kubectl delete namespace modelops-system --ignore-not-found --wait=false

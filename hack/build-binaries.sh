@@ -5,6 +5,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
+# A build that fails leaves no half-made folder behind (each builds into <dest>.tmp.<pid>).
+trap 'rm -rf "$MODELOPS_CACHE"/*.tmp.$$ "$MODELOPS_CACHE"/*/*.tmp.$$' EXIT
+
 build_kubernetes() {
     local out="$K8S_BIN"
     local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
@@ -59,21 +62,28 @@ build_crictl() {
 }
 
 build_coredns() {
-    build_tool coredns github.com/coredns/coredns "$COREDNS_BIN" coredns \
+    build_tool coredns . "$COREDNS_BIN" coredns \
         "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
 }
 
-# Prometheus for the monitoring e2e tests: only its Kubernetes service discovery is
-# compiled in (its own remove_all_sd/enable_kubernetes_sd tags), and no web UI assets
-# (without the builtinassets tag): the HTTP API is all the tests use.
-# Its module version v0.3MM.P is Prometheus 3.MM.P (upstream's tagging of the Go module).
+# Prometheus for the monitoring e2e tests, and its promtool for the alert rules' unit tests
+# (`promtool test rules`), in one build (they share most of their packages): only its
+# Kubernetes service discovery is compiled in (its own remove_all_sd/enable_kubernetes_sd
+# tags), and no web UI assets (without the builtinassets tag): the HTTP API is all the
+# tests use. Its module version v0.3MM.P is Prometheus 3.MM.P (upstream's tagging).
 build_prometheus() {
-    local v="github.com/prometheus/common/version" mm patch release
+    local v="github.com/prometheus/common/version" mm patch release out="$PROMETHEUS_DIR"
+    if [[ -x "$out/prometheus" && -x "$out/promtool" ]]; then log "prometheus: cached in $out"; return; fi
     mm="${PROMETHEUS_VERSION#v0.}"; patch="${mm#*.}"; mm="${mm%%.*}"
     release="${mm:0:1}.$((10#${mm:1})).$patch"
-    build_tool prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_DIR" prometheus \
-        "-s -w -X $v.Version=$release -X $v.Revision=module-$PROMETHEUS_VERSION -X $v.Branch=module" \
-        remove_all_sd,enable_kubernetes_sd
+    local ld="-s -w -X $v.Version=$release -X $v.Revision=module-$PROMETHEUS_VERSION -X $v.Branch=module"
+    local tmp="$out.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+    log "prometheus, promtool: building"
+    (cd "$HACK_DIR/build/prometheus" && go build -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+        -ldflags "$ld" -o "$tmp/" github.com/prometheus/prometheus/cmd/prometheus \
+        github.com/prometheus/prometheus/cmd/promtool)
+    rm -rf "$out"; mv "$tmp" "$out"
+    log "prometheus, promtool: built into $out"
 }
 
 build_pause() {

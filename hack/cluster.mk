@@ -24,8 +24,11 @@ ifeq ($(origin PROMETHEUS),undefined)
 PROMETHEUS := $(shell bash -c 'source $(CLUSTER_SCRIPTS)/lib.sh && echo "$$PROMETHEUS_DIR/prometheus"')
 endif
 export MODELOPS_PROMETHEUS := $(PROMETHEUS)
+# promtool, built beside it, runs the alert rules' unit tests (tests/integration).
+PROMTOOL := $(dir $(PROMETHEUS))promtool
+export MODELOPS_PROMTOOL := $(PROMTOOL)
 
-$(PROMETHEUS):
+$(PROMETHEUS) $(PROMTOOL) &:
 	$(CLUSTER_SCRIPTS)/build-binaries.sh prometheus
 
 .PHONY: prometheus cluster-deps cluster-binaries cluster-up cluster-down cluster-clean cluster-status kubeconfig \
@@ -37,7 +40,7 @@ cluster-deps: ## install the Debian packages the local cluster needs (apt-get)
 cluster-binaries: ## build (or reuse) the pinned Kubernetes, etcd, MinIO, crictl, Helm, pause binaries
 	$(CLUSTER_SCRIPTS)/build-binaries.sh all
 
-prometheus: $(PROMETHEUS) ## build (or reuse) the pinned Prometheus the monitoring tests run
+prometheus: $(PROMETHEUS) $(PROMTOOL) ## build (or reuse) the pinned Prometheus and promtool the monitoring tests run
 
 cluster-up: ## start the test cluster and its S3 server (reuses whatever is running or cached)
 	$(CLUSTER_SCRIPTS)/cluster.sh up

@@ -37,7 +37,7 @@ HELM_BIN="$MODELOPS_CACHE/helm-$HELM_VERSION/bin"
 MINIO_BIN="$MODELOPS_CACHE/minio-$MINIO_VERSION/bin"
 PAUSE_BIN="$MODELOPS_CACHE/pause-$PAUSE_VERSION/bin"
 CRICTL_BIN="$MODELOPS_CACHE/crictl-$CRICTL_VERSION/bin"
-COREDNS_BIN="$MODELOPS_CACHE/coredns-$COREDNS_VERSION/bin"
+COREDNS_BIN="$MODELOPS_CACHE/coredns-$COREDNS_VERSION-lean/bin"   # the plugins the Corefile uses (hack/build/coredns/main.go)
 PROMETHEUS_DIR="$MODELOPS_CACHE/prometheus-$PROMETHEUS_VERSION"   # holds the `prometheus` binary
 BASE_CACHE="$MODELOPS_CACHE/base-$BASE_SUITE-python3"
 

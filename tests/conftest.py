@@ -10,8 +10,15 @@ import pytest
 
 from tests import models
 
-# The operator's end-to-end fixtures (its install, the storage Secret), for tests/e2e.
-pytest_plugins = ["tests.e2e.operator_fixtures", "tests.e2e.runtime_fixtures"]
+# The operator's end-to-end fixtures (its install, the storage Secret), for tests/e2e; the
+# start and end of a run on the cluster (its id; its namespaces and install removed); and
+# the order of the tests (the slowest first, for the parallel workers).
+pytest_plugins = [
+    "tests.e2e.operator_fixtures",
+    "tests.e2e.runtime_fixtures",
+    "tests.e2e.session",
+    "tests.ordering",
+]
 
 
 @pytest.fixture(scope="session")

@@ -59,13 +59,14 @@ def install(env: dict[str, str]) -> None:
     print(f"== installing the operator (charts/modelops) into {SYSTEM}")
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     chart = str(REPO / "charts" / "modelops")
+    # The built images' ids as pod annotations: rebuilt :dev images roll the pods, and an
+    # install whose images did not change is left alone.
+    rolls = []
+    for part, image in (("operator", "modelops-operator"), ("activator", "modelops-runtime")):
+        rolls += ["--set-string", f"{part}.podAnnotations.modelops\\.dev/image={image_id(image)}"]
     sh(helm(), "upgrade", "--install", "modelops", chart, "--namespace", SYSTEM,
-       "--create-namespace", "--skip-crds", "--wait", "--timeout", "180s")  # fmt: skip
-    # Restart so rebuilt :dev images are picked up even when the chart did not change.
-    for deployment in ("deployment/modelops-operator", "deployment/modelops-activator"):
-        kubectl("-n", SYSTEM, "rollout", "restart", deployment)
-    for deployment in ("deployment/modelops-operator", "deployment/modelops-activator"):
-        kubectl("-n", SYSTEM, "rollout", "status", deployment, "--timeout=120s")
+       "--create-namespace", "--skip-crds", *rolls)  # fmt: skip
+    wait_installed(("modelops-operator", "modelops-activator"))
     kubectl("create", "namespace", NAMESPACE)
     env_file = make("s3-env-file")
     secret = kubectl("-n", NAMESPACE, "create", "secret", "generic", "modelops-storage",
@@ -82,6 +83,55 @@ def install(env: dict[str, str]) -> None:
     )
     if BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=BUCKET)
+
+
+def image_id(name: str) -> str:
+    """The id of the image ``make images`` built last (its archive's .id file)."""
+    cache = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops"))
+    found = cache / "images" / f"{name}.tar.id"
+    return found.read_text().strip()[:20] if found.is_file() else "unknown"
+
+
+BROKEN = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull",
+          "CreateContainerError", "CreateContainerConfigError", "InvalidImageName"}  # fmt: skip
+
+
+def wait_installed(deployments: tuple[str, ...], timeout: float = 180) -> None:
+    """Until every pod of these Deployments is new and ready; a container that ends or
+    cannot start stops the demo at once, with what its pod says and its last log lines."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = json.loads(kubectl("-n", SYSTEM, "get", "pods", "-o", "json"))["items"]
+        for pod in pods:
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            for status in pod["status"].get("containerStatuses") or []:
+                waiting = (status["state"].get("waiting") or {}).get("reason", "")
+                ended = "terminated" in status["state"] or (
+                    status.get("restartCount") and not status.get("ready")
+                )
+                if waiting in BROKEN or ended:
+                    name = pod["metadata"]["name"]
+                    logs = subprocess.run(
+                        ["kubectl", "-n", SYSTEM, "logs", name, "--all-containers", "--tail=30",
+                         *(["--previous"] if status.get("restartCount") else [])],
+                        capture_output=True, text=True, check=False)  # fmt: skip
+                    raise SystemExit(f"the operator install is broken: pod {name}: "
+                                     f"{waiting or 'its container ended'}\n{logs.stdout}"
+                                     f"{logs.stderr}")  # fmt: skip
+        done = []
+        for deployment in deployments:
+            found = json.loads(kubectl("-n", SYSTEM, "get", "deployment", deployment, "-o", "json"))
+            want, status = found["spec"]["replicas"], found.get("status") or {}
+            done.append(status.get("observedGeneration") == found["metadata"]["generation"]
+                        and status.get("updatedReplicas") == want == status.get("readyReplicas")
+                        and status.get("replicas") == want)  # fmt: skip
+        if all(done):
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the operator install is not ready after {timeout:.0f}s:\n"
+                             + kubectl("-n", SYSTEM, "get", "pods", "-o", "wide"))  # fmt: skip
+        time.sleep(1)
 
 
 def main() -> None:
@@ -109,8 +159,10 @@ def main() -> None:
     print(f"== modelops deploy {path.name} --model ctr --version {version}")
     started = time.monotonic()
     store = f"s3://{BUCKET}/models"
+    # Ready in seconds here; two minutes before the demo gives up and says what it saw.
     sh(sys.executable, "-m", "modelops_cli.main", "deploy", str(path), "--model", "ctr",
-       "--version", version, "--store", store, "--namespace", NAMESPACE)  # fmt: skip
+       "--version", version, "--store", store, "--namespace", NAMESPACE,
+       "--timeout", "120")  # fmt: skip
     took = time.monotonic() - started
 
     wait_serving(f"ctr-{version}")
@@ -137,7 +189,7 @@ def retrain(store: str) -> None:
     sh(sys.executable, "-m", "modelops_cli.main", "train", "submit", "--name", job,
        "--package-path", str(HERE / "trainer"), "--module", "trainer.train", "--model", "ctr",
        "--store", store, "--namespace", NAMESPACE, "--promote-metric", "auc",
-       "--goal", "maximize", "--follow", "--", f"--data={data}")  # fmt: skip
+       "--goal", "maximize", "--follow", "--timeout", "300", "--", f"--data={data}")  # fmt: skip
     status = json.loads(kubectl("-n", NAMESPACE, "get", "trainingjob", job, "-o", "json"))
     decision = status.get("status", {}).get("promotion") or {}
     print(f"   promotion: {decision.get('decision')}: {decision.get('reason')}")

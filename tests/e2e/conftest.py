@@ -4,12 +4,16 @@
   ``MODELOPS_KUBECONFIG`` or ``make -s kubeconfig``. Any context other than the test
   cluster's is refused, so a test can never touch a cluster it does not own.
 - ``namespace``: a fresh namespace per test, labelled for the tests' operator install
-  (``modelops.dev/instance=e2e``), deleted afterwards.
+  (``modelops.dev/instance=e2e``) and with the run's id (tests/e2e/run.py); deleted
+  afterwards without waiting: the run waits for all of its namespaces once, at its end.
 - ``s3`` / ``s3_bucket``: the cluster's S3 server (MinIO) and a bucket per test.
 - ``runtime_image``: the predictor image, loaded into the cluster by ``make images``.
 
-Every test in this folder is marked ``cluster``. Without a cluster they are skipped, unless
-``MODELOPS_REQUIRE_CLUSTER=1`` (set by ``.ci/run``): then a missing cluster fails them.
+Every test in this folder is marked ``cluster`` and gets a timeout (pytest-timeout) of
+``CLUSTER_TIMEOUT`` seconds unless it names its own. Without a cluster they are skipped,
+unless ``MODELOPS_REQUIRE_CLUSTER=1`` (set by ``make test``): then a missing cluster fails
+them. A cluster test that fails carries the operator's and the activators' logs and its
+namespace's pods and events in its report.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -31,6 +36,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.kube import wait_for
+from tests.e2e.run import labels, once
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SH = REPO_ROOT / "hack" / "cluster.sh"
@@ -43,11 +49,37 @@ E2E_INSTANCE = "e2e"
 same cluster (say, the demo's) never acts on a test's objects."""
 
 
+CLUSTER_TIMEOUT = 300
+"""Seconds a cluster test may take unless it says otherwise (``pytest.mark.timeout``): the
+operator's install, a version Ready and a few requests, with room for a busy node."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.cluster)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(CLUSTER_TIMEOUT))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed cluster test says what the cluster saw: its namespace's pods, containers,
+    logs and events, and the end of the operator's and the activators' logs."""
+    report = yield
+    if report.failed and item.get_closest_marker("cluster") and call.when != "teardown":
+        from tests.e2e.diagnostics import sections
+
+        funcargs = getattr(item, "funcargs", {})
+        found = funcargs.get("cluster")
+        names = [v for k, v in funcargs.items() if k.endswith("namespace") and isinstance(v, str)]
+        installs = [v for v in funcargs.values() if hasattr(v, "system")]  # private installs
+        names += [v.namespace for v in installs]
+        if isinstance(found, Cluster):
+            for title, text in sections(found, names, [v.system for v in installs]):
+                report.sections.append((title, text))
+    return report
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -114,8 +146,8 @@ class Cluster:
         return client.AppsV1Api(self.api)
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def connect() -> Cluster:
+    """The test cluster (refusing any other), reachable now; else skip or fail."""
     path_text = os.environ.get("MODELOPS_KUBECONFIG") or _cluster_script("kubeconfig")
     kubeconfig = Path(path_text)
     if not kubeconfig.is_file():
@@ -127,8 +159,18 @@ def cluster() -> Iterator[Cluster]:
     except Exception as err:  # any failure means "not reachable"
         api.close()
         _unavailable(f"API server of context {context!r} not reachable: {err}")
-    yield Cluster(kubeconfig=kubeconfig, context=context, api=api)
-    api.close()
+    return Cluster(kubeconfig=kubeconfig, context=context, api=api)
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    found = connect()
+    from tests.e2e.sweep import sweep_dead_runs
+
+    # Once per run, before any test makes a namespace: what dead runs left behind goes.
+    once(request.config, "sweep", lambda: sweep_dead_runs(found))
+    yield found
+    found.api.close()
 
 
 def _slug(text: str) -> str:
@@ -138,11 +180,28 @@ def _slug(text: str) -> str:
 @pytest.fixture
 def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     name = f"e2e-{_slug(request.node.name)}-{secrets.token_hex(3)}"
+    with labelled_namespace(cluster, name, E2E_INSTANCE):
+        yield name
+
+
+@contextmanager
+def labelled_namespace(cluster: Cluster, name: str, instance: str, **extra: str) -> Iterator[str]:
+    """A namespace made by ``create_namespace``, deleted when the block ends, without
+    waiting (the run waits for all of its namespaces once, at its end)."""
+    try:
+        yield create_namespace(cluster, name, instance, **extra)
+    finally:
+        delete_namespace(cluster, name)
+
+
+def create_namespace(cluster: Cluster, name: str, instance: str, **extra: str) -> str:
+    """A namespace labelled for the operator install ``instance`` and with the run's id,
+    ready for pods (its default service account exists)."""
     core = cluster.core
     core.create_namespace(
         client.V1Namespace(
             metadata=client.V1ObjectMeta(
-                name=name, labels={"modelops.dev/e2e": "true", INSTANCE_LABEL: E2E_INSTANCE}
+                name=name, labels=labels(**{INSTANCE_LABEL: instance}, **extra)
             )
         )
     )
@@ -156,25 +215,26 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
             raise
         return True
 
-    wait_for(default_service_account, timeout=30, what=f"service account default in {name}")
-    yield name
+    try:
+        wait_for(default_service_account, timeout=30, what=f"service account default in {name}")
+    except AssertionError:
+        delete_namespace(cluster, name)
+        raise
+    return name
 
-    core.delete_namespace(name, propagation_policy="Foreground")
-    # Its pods can no longer be replaced. Asked to end now, with their grace period as the
-    # namespace controller would ask 5 s later, they are gone by its second pass; else it
-    # finds them still draining there and waits half their grace period (~16 s) to look again.
-    core.delete_collection_namespaced_pod(name)
 
-    def gone() -> bool:
-        try:
-            core.read_namespace(name)
-        except ApiException as err:
-            if err.status == 404:
-                return True
+def delete_namespace(cluster: Cluster, name: str) -> None:
+    """Delete ``name`` and ask its pods to end now, not waiting for either."""
+    core = cluster.core
+    try:
+        core.delete_namespace(name)
+        # Its pods can no longer be replaced. Asked to end now, with their grace period as
+        # the namespace controller would ask 5 s later, they are gone by its second pass;
+        # else it finds them still draining and waits half their grace period to look again.
+        core.delete_collection_namespaced_pod(name)
+    except ApiException as err:
+        if err.status != 404:
             raise
-        return False
-
-    wait_for(gone, timeout=120, what=f"namespace {name} to be deleted")
 
 
 def audit_log() -> Path:
@@ -241,10 +301,24 @@ def s3_bucket(s3: S3, namespace: str) -> Iterator[str]:
     bucket = namespace  # unique, and a valid bucket name
     s3_client.create_bucket(Bucket=bucket)
     yield bucket
-    listed = s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    for item in listed:
-        s3_client.delete_object(Bucket=bucket, Key=item["Key"])
-    s3_client.delete_bucket(Bucket=bucket)
+    remove_bucket(s3_client, bucket)
+
+
+def remove_bucket(s3_client: Any, bucket: str, timeout: float = 60) -> None:
+    """Empty the bucket and remove it. A pod of the test may still be writing (a cancelled
+    schedule's run ends its upload within its grace period): empty it again until it goes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                s3_client.delete_object(Bucket=bucket, Key=item["Key"])
+        try:
+            s3_client.delete_bucket(Bucket=bucket)
+            return
+        except s3_client.exceptions.ClientError as err:
+            if err.response["Error"]["Code"] != "BucketNotEmpty" or time.monotonic() > deadline:
+                raise
+        time.sleep(1)
 
 
 @pytest.fixture(scope="session")

@@ -144,3 +144,15 @@ def pods_of(
         namespace, label_selector=f"modelops.dev/version={version}"
     )
     return [p for p in found.items if terminating or not p.metadata.deletion_timestamp]
+
+
+def under_way(load: Load, answers: int = 100) -> None:
+    """The load has had this many answers (any: a failure counts, and is asserted later)."""
+    wait_for(lambda: len(load.answers) >= answers, timeout=60, what="the load under way")
+
+
+def answered_by(load: Load, version: str, since: float, answers: int = 150) -> None:
+    """This many answers from ``version`` to requests sent after ``since``: the change
+    before it has settled under the load."""
+    wait_for(lambda: sum(a.version == version for a in load.since(since)) >= answers,
+             timeout=60, what=f"{answers} answers from {version}")  # fmt: skip

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -22,6 +21,7 @@ import yaml
 
 from tests.e2e.conftest import REPO_ROOT, _unavailable
 from tests.e2e.kube import wait_for
+from tests.ports import free_port
 
 EXAMPLE_CONFIG = REPO_ROOT / "examples" / "monitoring" / "prometheus.yaml"
 LIFETIME_SECONDS = 1200
@@ -77,18 +77,12 @@ class Prometheus:
         return list(self._get("/api/v1/targets")["activeTargets"])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def running(folder: Path, settings: dict[str, Any]) -> Iterator[Prometheus]:
     """Prometheus on a loopback port with its data in ``folder``, for at most
     ``LIFETIME_SECONDS``; stopped (by its process id) when the block ends."""
     (folder / "prometheus.yaml").write_text(yaml.safe_dump(settings))
-    port = _free_port()
+    port = free_port()
     log = (folder / "prometheus.log").open("w")
     process = subprocess.Popen(
         ["timeout", "--signal=TERM", "--kill-after=10", str(LIFETIME_SECONDS),

@@ -20,8 +20,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.conftest import INSTANCE_LABEL, Cluster
-from tests.e2e.kube import wait_for
+from tests.e2e.conftest import Cluster, labelled_namespace
+from tests.e2e.run import labels
 
 
 @dataclass(frozen=True)
@@ -52,28 +52,8 @@ def api_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Ap
 
 @pytest.fixture
 def quiet_namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"runtime-{secrets.token_hex(4)}"
-    core = cluster.core
-    core.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(
-                name=name, labels={"modelops.dev/e2e": "true", INSTANCE_LABEL: "runtime-tests"}
-            )
-        )
-    )
-    yield name
-    core.delete_namespace(name)
-
-    def gone() -> bool:
-        try:
-            core.read_namespace(name)
-        except ApiException as err:
-            if err.status == 404:
-                return True
-            raise
-        return False
-
-    wait_for(gone, timeout=120, what=f"namespace {name} to be deleted")
+    with labelled_namespace(cluster, f"runtime-{secrets.token_hex(4)}", "runtime-tests") as name:
+        yield name
 
 
 ServiceAccount = Callable[..., str]
@@ -81,9 +61,10 @@ ServiceAccount = Callable[..., str]
 
 @pytest.fixture
 def service_account(cluster: Cluster, tmp_path: Path) -> Iterator[ServiceAccount]:
-    """``service_account(namespace, name, cluster_role=None, rules=None)``: the account, a
-    ClusterRoleBinding to ``cluster_role`` and/or a Role with ``rules`` bound to it in the
-    namespace; returns the path of a file holding a fresh token for it. Cluster-scoped
+    """``service_account(namespace, name, cluster_role=None, rules=None, audiences=())``:
+    the account, a ClusterRoleBinding to ``cluster_role`` and/or a Role with ``rules``
+    bound to it in the namespace; returns the path of a file holding a fresh token for it
+    (bound to ``audiences``, else to the API server's). Cluster-scoped
     bindings are deleted afterwards (the namespace takes the rest with it)."""
     rbac = client.RbacAuthorizationV1Api(cluster.api)
     made: list[str] = []
@@ -93,6 +74,7 @@ def service_account(cluster: Cluster, tmp_path: Path) -> Iterator[ServiceAccount
         name: str,
         cluster_role: str | None = None,
         rules: list[client.V1PolicyRule] | None = None,
+        audiences: tuple[str, ...] = (),
     ) -> Path:
         cluster.core.create_namespaced_service_account(
             namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
@@ -102,7 +84,7 @@ def service_account(cluster: Cluster, tmp_path: Path) -> Iterator[ServiceAccount
             binding = f"{namespace}-{name}"
             rbac.create_cluster_role_binding(
                 client.V1ClusterRoleBinding(
-                    metadata=client.V1ObjectMeta(name=binding, labels={"modelops.dev/e2e": "true"}),
+                    metadata=client.V1ObjectMeta(name=binding, labels=labels()),
                     role_ref=client.V1RoleRef(
                         api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=cluster_role
                     ),
@@ -128,7 +110,7 @@ def service_account(cluster: Cluster, tmp_path: Path) -> Iterator[ServiceAccount
             name,
             namespace,
             client.AuthenticationV1TokenRequest(
-                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+                spec=client.V1TokenRequestSpec(audiences=list(audiences), expiration_seconds=3600)
             ),
         )
         path = tmp_path / f"{namespace}-{name}.token"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,8 +27,10 @@ import pytest
 
 from tests.e2e.conftest import S3, Cluster, _unavailable
 from tests.e2e.operator_support import get
+from tests.e2e.run import locked, shared_dir
 
-pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
+# Each `airflow` command may take 10 minutes (Airflow.run); a DAG run trains on the cluster.
+pytestmark = [pytest.mark.usefixtures("operator", "storage_secret"), pytest.mark.timeout(900)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = sorted((REPO_ROOT / "hack" / "airflow").glob("constraints-*.txt"))[-1]
 FIRST, SECOND = date(2025, 1, 15), date(2025, 1, 16)
@@ -70,6 +73,23 @@ def ctr_inputs(s3: S3, s3_bucket: str, tmp_path: Path) -> dict[str, str]:
         "package": f"s3://{s3_bucket}/packages/{wheel.name}",
         "store": f"s3://{s3_bucket}/models",
     }
+
+
+@pytest.fixture
+def airflow_home(request: pytest.FixtureRequest, cluster: Cluster, tmp_path: Path) -> Path:
+    """An AIRFLOW_HOME with a migrated metadata database: migrated once per run (~36 s),
+    under a lock shared by the parallel workers, and copied for each test."""
+    template = shared_dir(request.config) / "airflow-migrated.db"
+    with locked(request.config, "airflow-db"):
+        if not template.exists():
+            scratch = tmp_path / "migrate"
+            scratch.mkdir()
+            Airflow(airflow_venv(), scratch, cluster, "default").run("db", "migrate")
+            shutil.copyfile(scratch / "airflow.db", template)
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    shutil.copyfile(template, home / "airflow.db")
+    return home
 
 
 class Airflow:
@@ -151,17 +171,17 @@ def _decoded(value: Any) -> Any:
 
 
 def test_a_daily_dag_promotes_a_better_model_and_stops_a_worse_one_with_the_reason(
-    cluster: Cluster, namespace: str, ctr_inputs: dict[str, str], tmp_path: Path
+    cluster: Cluster, namespace: str, ctr_inputs: dict[str, str], airflow_home: Path
 ) -> None:
-    airflow = Airflow(airflow_venv(), tmp_path / "airflow-home", cluster, namespace)
-    airflow.home.mkdir()
-    airflow.run("db", "migrate")
+    airflow = Airflow(airflow_venv(), airflow_home, cluster, namespace)
 
     states, xcoms = airflow.dag_test(FIRST, ctr_inputs)
     assert states == {"train": "success", "promote": "success", "serving": "success"}, xcoms
     first = xcoms["train.version"]
     assert first == "ctr-20250115"
     assert set(xcoms["train.metrics"]) >= {"auc", "log_loss"}
+    made = get(cluster, namespace, "modelversions", first)
+    assert xcoms["train.metrics"] == made["status"]["metrics"]
     assert xcoms["train.promotion"]["decision"] == "Pending"
     assert xcoms["promote.version"] == first
     job = get(cluster, namespace, "trainingjobs", "ctr-20250115")
@@ -214,6 +234,7 @@ def test_a_version_from_an_artifact_is_validated_held_then_let_through_by_the_ga
     s3: S3,
     s3_bucket: str,
     tmp_path: Path,
+    airflow_home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A model trained here, uploaded as ``modelops deploy`` uploads it; the DAG creates its
@@ -234,21 +255,20 @@ def test_a_version_from_an_artifact_is_validated_held_then_let_through_by_the_ga
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "version_gate.py").write_text(VERSION_GATE_DAG)
-    airflow = Airflow(airflow_venv(), tmp_path / "airflow-home", cluster, namespace, dags)
-    airflow.home.mkdir()
-    airflow.run("db", "migrate")
+    airflow = Airflow(airflow_venv(), airflow_home, cluster, namespace, dags)
 
     states, xcoms = airflow.dag_test(FIRST, {"uri": uri, "sha256": sha256}, "version_gate")
     assert states == {"create": "success", "promote": "success", "serving": "success"}, xcoms
     assert xcoms["create.version"] == "tiny-v1"
     assert xcoms["create.promotion"] == "pending"
-    assert xcoms["create.url"]
+    version = get(cluster, namespace, "modelversions", "tiny-v1")
+    url = f"http://tiny-v1-predictor.{namespace}.svc.cluster.local/v1/models/tiny:predict"
+    assert xcoms["create.url"] == version["status"]["url"] == url
     decision = xcoms["promote.promotion"]
     assert (decision["decision"], decision["reason"]) == (
         "Promoted",
         "no version serves the Model yet",
     )
-    version = get(cluster, namespace, "modelversions", "tiny-v1")
     assert version["metadata"]["labels"]["modelops.dev/promotion"] == "promoted"
     recorded = json.loads(version["metadata"]["annotations"]["modelops.dev/promotion-decision"])
     assert recorded == decision

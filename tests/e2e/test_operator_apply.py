@@ -76,8 +76,9 @@ def test_a_label_and_limits_taken_out_of_the_spec_leave_the_pods(
 
 def test_a_ready_version_costs_no_write(cluster, namespace, s3, s3_bucket, iris):
     """Over a quiet minute after a version (with CPU written as 0.5) and its Model are
-    Ready, the operator writes nothing: no re-apply, no status patch, no Event. Its kopf
-    peering keepalive (one small patch a minute to the peering object) is not counted."""
+    Ready, the operator writes nothing in its namespace: no re-apply, no status patch, no
+    Event (its kopf peering keepalive, cluster-wide, is not counted). Then a change of the
+    spec: the same count sees the write that follows."""
     log = audit_log()
     uri, sha = upload(s3, s3_bucket, "iris/v1", iris)
     create(cluster, namespace, model_manifest("iris"))
@@ -90,6 +91,19 @@ def test_a_ready_version_costs_no_write(cluster, namespace, s3, s3_bucket, iris)
     time.sleep(QUIET_SECONDS)
     writes = operator_writes(log, start, namespace)
     assert writes == [], f"the operator wrote at steady state: {json.dumps(writes, indent=1)}"
+
+    # The same count sees the operator's writes when there are some: a spec change is
+    # applied to the Deployment (so the log was read whole, and the account is the right one).
+    changed = log.stat().st_size
+    assert changed > start, "the audit log was rotated or not written during the quiet minute"
+    patch_version(cluster, namespace, "iris-v1",
+                  {"predictor": {"resources": {"requests": {"cpu": "0.25"}}}})  # fmt: skip
+    # Other writes may come first (the Model's status shows the version rolling out): the
+    # one awaited is the Deployment's.
+    deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments/"
+    wait_for(lambda: [w for w in operator_writes(log, changed, namespace)
+                      if w["uri"].startswith(deployments)],
+             timeout=60, what="the operator's write of the changed Deployment")  # fmt: skip
 
 
 def operator_writes(log: Path, offset: int, namespace: str) -> list[dict]:

@@ -38,6 +38,15 @@ def test_bad_specs_are_refused_at_apply(cluster, namespace):
     assert "spec.model" in refused(cluster, namespace, no_model)
     split = model_manifest("ctr", traffic=[{"version": "ctr-v1", "percent": 60}])
     assert "traffic percents must add up to 100" in refused(cluster, namespace, split)
+    # A version's or a Model's env cannot switch auth off or name another API server.
+    auth_off = version_manifest("ctr-v1", "ctr", "s3://b/k", predictor={
+        "env": [{"name": "MODELOPS_NAN_POLICY", "value": "reject"},
+                {"name": "MODELOPS_AUTH_MODE", "value": "none"}]})  # fmt: skip
+    operators_own = "env must not set a variable the operator reserves"
+    assert operators_own in refused(cluster, namespace, auth_off)
+    elsewhere = model_manifest("ctr", predictor={
+        "env": [{"name": "MODELOPS_KUBE_API", "value": "https://10.0.0.66"}]})  # fmt: skip
+    assert operators_own in refused(cluster, namespace, elsewhere)
 
 
 def test_artifact_that_does_not_exist(cluster, namespace, s3_bucket):

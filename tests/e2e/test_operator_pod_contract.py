@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from modelops_operator.modelversion.status import Observed, version_status
 from modelops_operator.pods import TERMINATION_LOG
 from tests.e2e.conftest import S3
 from tests.e2e.operator_support import upload
+from tests.ports import free_port
 
 
 def containers(uri: str, sha256: str = "", fmt: str = "", **spec: Any) -> dict[str, dict[str, Any]]:
@@ -105,7 +105,7 @@ def test_verified_artifact_is_served_under_the_model_name(s3, s3_bucket, iris, t
     assert status["sha256"] == sha
     assert status["frameworkVersions"]["sklearn"]
 
-    port = _free_port()
+    port = free_port()
     serve = containers(uri, sha)["predictor"]
     serve["args"] = [a if a != "8080" else str(port) for a in serve["args"]]
     serve["args"][serve["args"].index("--host") + 1] = "127.0.0.1"
@@ -173,12 +173,6 @@ def test_version_mismatch_is_named_and_can_be_allowed(s3, s3_bucket, iris, tmp_p
     assert done.returncode == 0, done.stderr
     assert by_type(status)["RuntimeCompatible"] == ("False", "VersionMismatchAllowed")
     assert by_type(status)["ArtifactVerified"] == ("True", "Verified")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(port: int, timeout: float = 60) -> None:

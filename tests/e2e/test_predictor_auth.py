@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kubernetes import client
 
-from modelops_contracts.serving import AUTH_MODE_ENV, AUTH_RESOURCE_ENV, STATS_PATH
+from modelops_contracts.serving import AUTH_MODE_ENV, AUTH_RESOURCE_ENV, STATS_PATH, token_audience
 from tests.e2e.conftest import Cluster
 from tests.e2e.kube import wait_for
 from tests.e2e.runtime_fixtures import ApiServer, ServiceAccount, may
@@ -58,8 +58,11 @@ def test_rbac_decides_who_may_predict(
         verbs=["create"],
         resource_names=["iris"],
     )
-    caller = service_account(ns, "caller", rules=[predict_on_iris]).read_text()
-    stranger = service_account(ns, "stranger").read_text()
+    audience = (token_audience(ns, "iris"),)
+    caller = service_account(ns, "caller", rules=[predict_on_iris], audiences=audience).read_text()
+    stranger = service_account(ns, "stranger", audiences=audience).read_text()
+    # The caller's own token for the API server: RBAC would allow it, its audience does not.
+    caller_cluster_token = service_account(ns, "caller-2", rules=[predict_on_iris]).read_text()
     wanted = {"namespace": ns, "verb": "create", "group": "modelops.dev", "resource": "models"}
     wait_for(
         lambda: may(cluster, f"system:serviceaccount:{ns}:caller", ns, wanted | {
@@ -75,6 +78,7 @@ def test_rbac_decides_who_may_predict(
         refused = predict(server, iris.rows, stranger)
         missing = predict(server, iris.rows, None)
         forged = predict(server, iris.rows, caller[:-4] + "AAAA")
+        unbound = predict(server, iris.rows, caller_cluster_token)
         open_routes = [get(server, p) for p in ("/v2/health/ready", "/v2/models/iris", STATS_PATH)]
     finally:
         server.stop()
@@ -87,7 +91,8 @@ def test_rbac_decides_who_may_predict(
         f"system:serviceaccount:{ns}:stranger may not predict on Model {ns}/iris"
         in (refused[1]["error"])
     )
-    for unauthenticated in (missing, forged):
+    assert f"--audience {audience[0]}" in unbound[1]["error"]
+    for unauthenticated in (missing, forged, unbound):
         assert unauthenticated[0] == 401
         assert unauthenticated[2].get("www-authenticate") == "Bearer"
     assert open_routes == [200, 200, 200]

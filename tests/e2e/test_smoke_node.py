@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -24,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from tests.e2e.conftest import LOCAL_CONTEXT, S3, Cluster
 from tests.e2e.kube import describe_namespace, wait_for
 
+pytestmark = pytest.mark.smoke  # part of the smoke gate (test_gate.py)
 MODEL = "iris"
 PORT = 8080
 
@@ -151,7 +154,22 @@ def test_runtime_pod_answers_through_its_service_from_a_pod_and_the_host(
     wait_for(endpoint_ready, timeout=30, what="the Service's endpoint", diagnose=diagnose)
     url = f"http://{svc.spec.cluster_ip}/v1/models/{MODEL}:predict"
 
-    # From another pod, through the Service.
+    # From the host: on the local node straight to the ClusterIP (kube-proxy's rules);
+    # on kind/minikube, whose service network the host cannot route to, through the
+    # API server's service proxy. kube-proxy writes the Service's rules a moment after its
+    # endpoints (until then it refuses connections to it): the first answer is waited for.
+    def from_host() -> dict[str, Any] | None:
+        try:
+            if cluster.context == LOCAL_CONTEXT:
+                return post_json(url, payload)
+            return post_via_api_proxy(cluster, namespace, payload)
+        except (OSError, ValueError, ApiException):
+            return None
+
+    answer = wait_for(from_host, timeout=30, what="the Service to answer the host")
+    assert answer["predictions"] == expected
+
+    # From another pod, through the Service (the node's rules are in place now).
     core.create_namespaced_pod(namespace, client_pod(runtime_image, url, json.dumps(payload)))
 
     def client_finished() -> str | None:
@@ -162,15 +180,6 @@ def test_runtime_pod_answers_through_its_service_from_a_pod_and_the_host(
     assert phase == "Succeeded", diagnose()
     from_pod = json.loads(core.read_namespaced_pod_log("smoke-client", namespace))
     assert from_pod["predictions"] == expected
-
-    # From the host: on the local node straight to the ClusterIP (kube-proxy's rules);
-    # on kind/minikube, whose service network the host cannot route to, through the
-    # API server's service proxy.
-    if cluster.context == LOCAL_CONTEXT:
-        from_host = post_json(url, payload)
-    else:
-        from_host = post_via_api_proxy(cluster, namespace, payload)
-    assert from_host["predictions"] == expected
 
 
 def post_via_api_proxy(cluster: Cluster, namespace: str, payload: dict[str, Any]) -> dict[str, Any]:

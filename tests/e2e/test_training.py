@@ -5,9 +5,10 @@ gate refuses; a search that survives losing its operator."""
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import numpy as np
 import pytest
 from kubernetes import client
 
+from modelops_contracts.training import BASELINE_VERSION
 from tests.e2e.conftest import S3, Cluster
 from tests.e2e.kube import wait_for
+from tests.e2e.operator_fixtures import private_install
 from tests.e2e.operator_support import (
-    OPERATOR_NAMESPACE,
     condition,
     create,
     custom,
@@ -29,7 +31,8 @@ from tests.e2e.operator_support import (
 )
 
 pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
-RUN_TIMEOUT = 300
+RUN_TIMEOUT = 180
+"""Bound on one run: ~20 s here alone, ~60 s beside the suite's other tests."""
 
 TRAINER = '''
 """A tiny deterministic trainer: logistic regression on synthetic data."""
@@ -210,12 +213,18 @@ def test_a_run_becomes_a_version_that_predicts_as_the_trainers_own_model(
     )
     wait_for(lambda: not versions_of(cluster, namespace, "tiny-once"), timeout=60,
              what="the version to be deleted")  # fmt: skip
-    custom(cluster).patch_namespaced_custom_object(  # a change: the operator reconciles it
+    # A change of the spec: the operator reconciles it, and says so in observedGeneration.
+    patched = custom(cluster).patch_namespaced_custom_object(
         "modelops.dev", "v1alpha1", namespace, "trainingjobs", "tiny-once",
-        {"metadata": {"labels": {"touched": "yes"}}},
+        {"spec": {"args": ["--C=0.5", "--sleep=0"]}},
     )  # fmt: skip
-    time.sleep(10)
+    generation = patched["metadata"]["generation"]
+    wait_for(lambda: training(cluster, namespace, "tiny-once")["status"].get(
+        "observedGeneration") == generation, timeout=60,
+        what="the operator to see the change")  # fmt: skip
     assert versions_of(cluster, namespace, "tiny-once") == []
+    assert [j.metadata.name for j in client.BatchV1Api(cluster.api).list_namespaced_job(
+        namespace).items] == ["tiny-once"]  # and no second run  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -226,7 +235,8 @@ def test_a_run_becomes_a_version_that_predicts_as_the_trainers_own_model(
         ("broken", {"package": "s3://{bucket}/packages/broken-0.1-py3-none-any.whl"},
          "PackageInstallFailed", "broken"),
         ("fails", {"args": ["--fail"]}, "TrainerFailed", "column 'clicks' is missing"),
-        ("no-model", {"args": ["--no-model"]}, "NoModelWritten", ""),
+        ("no-model", {"args": ["--no-model"]}, "NoModelWritten",
+         "the trainer ended well but wrote no model"),
         ("oom", {"args": ["--allocate-mb=1500"],
                  "resources": {"limits": {"memory": "400Mi"}}}, "OOMKilled", "memory"),
         ("late", {"args": ["--sleep=600"], "activeDeadlineSeconds": 20},
@@ -250,15 +260,18 @@ def test_each_way_a_run_fails_is_named_and_makes_no_version(
     assert failed["status"]["reason"] == reason
     assert says in failed["status"]["message"]
     if case == "fails":
-        assert "3" in failed["status"]["message"]  # the exit code
+        assert "the trainer exited with code 3" in failed["status"]["message"]
     assert versions_of(cluster, namespace, name) == []
 
 
+@pytest.mark.timeout(3 * (60 + RUN_TIMEOUT))  # up to three cron ticks and their runs
 def test_a_schedule_promotes_a_better_candidate_and_refuses_a_worse_one(
     cluster, namespace, s3, s3_bucket, trainer_wheel
 ):
-    """Every minute: the first run serves (nothing served before); the test then makes the
-    data noisy, and the gate refuses the next run on the same held-out data."""
+    """Every minute: the first run serves (nothing served before). Once the schedule names
+    it as the version to beat, the test makes the data noisy, and the gate refuses the next
+    run on the same held-out data. (A run the cron started before that, on clean data,
+    compares with what the first recorded and is refused as no better.)"""
     package = upload_wheel(s3, s3_bucket, trainer_wheel)
     knob = f"s3://{s3_bucket}/knob.json"
     s3.client().put_object(Bucket=s3_bucket, Key="knob.json", Body=b'{"noise": 0.0}')
@@ -267,47 +280,95 @@ def test_a_schedule_promotes_a_better_candidate_and_refuses_a_worse_one(
         "tiny-daily", package, s3_bucket, args=[f"--noise-from={knob}"],
         schedule={"cron": "* * * * *"}, promotion={"metric": "auc", "goal": "maximize"},
     ))  # fmt: skip
+    batch = client.BatchV1Api(cluster.api)
 
-    def produced(count: int) -> list[dict[str, Any]] | None:
-        found = versions_of(cluster, namespace, "tiny-daily")
-        return found if len(found) >= count else None
+    def runs() -> list[dict[str, Any]]:
+        return list(training(cluster, namespace, "tiny-daily").get("status", {}).get("runs", []))
 
-    first = wait_for(lambda: produced(1), timeout=RUN_TIMEOUT, what="the first scheduled run")[0]
+    first = wait_for(lambda: versions_of(cluster, namespace, "tiny-daily"),
+                     timeout=60 + RUN_TIMEOUT, what="the first scheduled run")[0]  # fmt: skip
     assert first["metadata"]["labels"]["modelops.dev/promotion"] == "promoted"
     first_name = first["metadata"]["name"]
     wait_condition(cluster, namespace, "modelversions", first_name, "Ready", "True")
-    model = wait_for(
-        lambda: (m := get(cluster, namespace, "models", "tiny"))["status"].get(
-            "servingVersion") == first_name and m,
-        timeout=60, what="the first run's version to serve",
-    )  # fmt: skip
-    s3.client().put_object(Bucket=s3_bucket, Key="knob.json", Body=b'{"noise": 0.45}')
+    wait_for(lambda: get(cluster, namespace, "models", "tiny")["status"].get("servingVersion")
+             == first_name, timeout=60, what="the first run's version to serve")  # fmt: skip
 
-    second = wait_for(lambda: produced(2), timeout=RUN_TIMEOUT, what="a second run")
-    rejected = next(v for v in second if v["metadata"]["name"] != first_name)
-    assert rejected["metadata"]["labels"]["modelops.dev/promotion"] == "rejected"
-    custom(cluster).patch_namespaced_custom_object(  # no third run while we look
+    def baseline_named() -> bool:
+        template = batch.read_namespaced_cron_job("tiny-daily", namespace).spec.job_template
+        env = template.spec.template.spec.containers[0].env or []
+        return any(e.name == BASELINE_VERSION and e.value == first_name for e in env)
+
+    wait_for(baseline_named, timeout=60, what="the schedule to name the version to beat")
+    s3.client().put_object(Bucket=s3_bucket, Key="knob.json", Body=b'{"noise": 0.45}')
+    # The CronJob controller reads the template from its own cache: a run it starts within
+    # a few seconds of the change may have been made from the template before it.
+    noisy_from = (datetime.now(UTC) + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def judged_noisy() -> dict[str, Any] | None:
+        return next((r for r in runs() if r.get("scheduledTime", "") >= noisy_from
+                     and r.get("version")), None)  # fmt: skip
+
+    noisy = wait_for(judged_noisy, timeout=60 + RUN_TIMEOUT, what="a run on the noisy data")
+    custom(cluster).patch_namespaced_custom_object(  # no more runs while we look
         "modelops.dev", "v1alpha1", namespace, "trainingjobs", "tiny-daily",
         {"metadata": {"annotations": {"modelops.dev/trainingjob-cancel": "true"}}},
     )  # fmt: skip
-    wait_condition(cluster, namespace, "modelversions", rejected["metadata"]["name"], "Ready",
-                   "True")  # fmt: skip
-    model = get(cluster, namespace, "models", "tiny")
-    assert model["status"]["servingVersion"] == first_name
-    decision = model["status"]["promotion"]
+    # Cancelled: its CronJob is suspended (a run it had started is stopped, and makes nothing).
+    wait_for(lambda: batch.read_namespaced_cron_job("tiny-daily", namespace).spec.suspend,
+             timeout=60, what="the schedule's CronJob to be suspended")  # fmt: skip
+    refused = wait_condition(cluster, namespace, "modelversions", noisy["version"], "Ready",
+                             "True")  # fmt: skip
+    assert refused["metadata"]["labels"]["modelops.dev/promotion"] == "rejected"
+    decision = json.loads(refused["metadata"]["annotations"]["modelops.dev/promotion-decision"])
     assert (decision["decision"], decision["basis"]) == ("Rejected", "same-data")
+    assert decision["servingVersion"] == first_name
     assert decision["candidateValue"] < decision["servingValue"]
-    status = training(cluster, namespace, "tiny-daily")["status"]
-    assert [r.get("reason") for r in status["runs"] if r.get("version")][:2] == [
-        "Rejected", "Promoted"]  # fmt: skip
-    shown = condition(get(cluster, namespace, "modelversions", rejected["metadata"]["name"]),
-                      "Promotion")  # fmt: skip
+    shown = condition(refused, "Promotion")
     assert (shown["status"], shown["reason"]) == ("False", "Rejected")
+    assert get(cluster, namespace, "models", "tiny")["status"]["servingVersion"] == first_name
+    # Every run that made a version (newest first) was refused, but the first; and every
+    # version the schedule made is one of theirs.
+    made = [(r.get("reason"), r["version"]) for r in runs() if r.get("version")]
+    assert made[-1] == ("Promoted", first_name)
+    assert {reason for reason, _ in made[:-1]} == {"Rejected"}
+    assert sorted(v for _, v in made) == sorted(
+        v["metadata"]["name"] for v in versions_of(cluster, namespace, "tiny-daily"))  # fmt: skip
 
 
-def test_a_search_keeps_the_best_trial_and_survives_losing_its_operator(
+def test_a_search_past_max_failed_trials_fails_and_starts_no_more_trials(
     cluster, namespace, s3, s3_bucket, trainer_wheel
 ):
+    package = upload_wheel(s3, s3_bucket, trainer_wheel)
+    create(cluster, namespace, model_manifest("tiny"))
+    search = {"metric": "auc", "goal": "maximize", "maxTrials": 6, "parallelTrials": 1,
+              "maxFailedTrials": 1, "algorithm": "random",
+              "parameters": [{"name": "C", "type": "double", "minValue": 0.1,
+                              "maxValue": 10}]}  # fmt: skip
+    submit(cluster, namespace, training_job("tiny-doomed", package, s3_bucket, args=["--fail"],
+                                            hyperparameters=search))  # fmt: skip
+    failed = wait_condition(cluster, namespace, "trainingjobs", "tiny-doomed", "Succeeded",
+                            "False", reason="SearchFailed", timeout=RUN_TIMEOUT)  # fmt: skip
+    said = condition(failed, "Succeeded")["message"]
+    assert said == "2 trials failed, more than maxFailedTrials (1)"
+    assert failed["status"]["phase"] == "Failed"
+    assert [t["state"] for t in failed["status"]["trials"]] == ["Failed", "Failed"]
+    jobs = client.BatchV1Api(cluster.api).list_namespaced_job(namespace).items
+    assert sorted(j.metadata.name for j in jobs) == ["tiny-doomed-t0", "tiny-doomed-t1"]
+    assert versions_of(cluster, namespace, "tiny-doomed") == []
+
+
+@pytest.fixture
+def own_operator(cluster, runtime_image, s3):
+    """An install of its own: the test deletes its operator pods, which no other test sees."""
+    with private_install(cluster, runtime_image, "search", s3) as install:
+        yield install
+
+
+@pytest.mark.timeout(2 * RUN_TIMEOUT + 180)  # its own install, then the search
+def test_a_search_keeps_the_best_trial_and_survives_losing_its_operator(
+    cluster, s3, s3_bucket, trainer_wheel, own_operator
+):
+    namespace = own_operator.namespace
     package = upload_wheel(s3, s3_bucket, trainer_wheel)
     create(cluster, namespace, model_manifest("tiny"))
     search = {"metric": "auc", "goal": "maximize", "maxTrials": 4, "parallelTrials": 2,
@@ -326,10 +387,12 @@ def test_a_search_keeps_the_best_trial_and_survives_losing_its_operator(
         return sorted(j.metadata.name for j in jobs)  # fmt: skip
 
     wait_for(lambda: len(trial_jobs()) >= 2, timeout=120, what="two trials running")
-    for pod in cluster.core.list_namespaced_pod(
-        OPERATOR_NAMESPACE, label_selector="app.kubernetes.io/name=modelops-operator"
-    ).items:
-        cluster.core.delete_namespaced_pod(pod.metadata.name, OPERATOR_NAMESPACE)
+    operators = cluster.core.list_namespaced_pod(
+        own_operator.system, label_selector="app.kubernetes.io/name=modelops-operator"
+    ).items
+    assert operators
+    for pod in operators:
+        cluster.core.delete_namespaced_pod(pod.metadata.name, own_operator.system)
     done = wait_condition(cluster, namespace, "trainingjobs", "tiny-search", "Succeeded", "True",
                           timeout=2 * RUN_TIMEOUT)  # fmt: skip
     assert trial_jobs() == [f"tiny-search-t{n}" for n in range(4)]
@@ -341,3 +404,8 @@ def test_a_search_keeps_the_best_trial_and_survives_losing_its_operator(
     version = wait_condition(cluster, namespace, "modelversions", "tiny-search", "Ready", "True")
     assert version["spec"]["artifact"]["uri"] == best["artifact"]
     assert version["status"]["metrics"]["auc"] == pytest.approx(best["metric"])
+    # The operator that finished the search is a new pod: the deleted ones did not return.
+    now = cluster.core.list_namespaced_pod(
+        own_operator.system, label_selector="app.kubernetes.io/name=modelops-operator"
+    ).items
+    assert {p.metadata.name for p in now}.isdisjoint(p.metadata.name for p in operators)

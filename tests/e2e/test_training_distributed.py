@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,9 +23,9 @@ from tests.e2e.kube import wait_for
 from tests.e2e.operator_support import create, model_manifest, wait_condition
 from tests.e2e.test_training import submit, upload_wheel, versions_of
 
-pytestmark = pytest.mark.usefixtures("operator", "storage_secret")
+pytestmark = [pytest.mark.usefixtures("operator", "storage_secret"), pytest.mark.timeout(900)]
 CTR_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ctr"
-RUN_TIMEOUT = 600
+RUN_TIMEOUT = 300
 """Bound on a run here (two cores shared by every pod): well past the collective's own
 timeouts (modelops_runtime.training.distributed), so a hang would show as a timeout."""
 ROUNDS = "--n_estimators=40"
@@ -79,7 +78,32 @@ def rank_of(pod: Any) -> int:
     return int(pod.metadata.annotations["batch.kubernetes.io/job-completion-index"])
 
 
-def kill_trainer(cluster: Cluster, namespace: str, job: str, rank: int) -> str:
+KILL_WHEN_TRAINING = """
+import os, signal, sys, time
+
+def trainer():
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        if b'\\0-m\\0trainer.train' in open(f'/proc/{pid}/cmdline', 'rb').read():
+            return int(pid)
+    sys.exit('no trainer process: the run ended before the kill')
+
+def cpu(pid):  # seconds of CPU the process has used (utime + stime)
+    fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+pid, rounds = trainer(), float(sys.argv[1])
+start, deadline = cpu(pid), time.monotonic() + 120
+while cpu(pid) - start < rounds and time.monotonic() < deadline:
+    time.sleep(0.1)
+os.kill(pid, signal.SIGKILL)
+print('killed', pid, 'after', rounds, 's of CPU in the collective')
+"""
+"""Run in a worker's trainer container, once it joined the collective: when its trainer has
+used ``argv[1]`` more seconds of CPU (the boosting rounds under way, whatever the node's
+load), SIGKILL it; if the trainer is gone already, say so and fail."""
+
+
+def kill_trainer(cluster: Cluster, namespace: str, job: str, rank: int, cpu_seconds: float) -> str:
     """SIGKILL the user's trainer process (python -m trainer.train) in worker ``rank``'s pod,
     once every worker has joined the collective and trains: as the kernel kills a process
     for memory, or a node loses it."""
@@ -95,19 +119,11 @@ def kill_trainer(cluster: Cluster, namespace: str, job: str, rank: int) -> str:
         return pods if all("joins the tracker" in log for log in logs) else None
 
     pods = wait_for(training, timeout=RUN_TIMEOUT, interval=2, what="three workers training")
-    time.sleep(15)  # into the boosting rounds
     victim = next(p for p in pods if rank_of(p) == rank)
-    script = (
-        "import os, signal\n"
-        "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-        "    line = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
-        "    if b'\\0-m\\0trainer.train' in line:\n"
-        "        os.kill(int(pid), signal.SIGKILL)\n"
-        "        print('killed', pid)\n"
-    )
+    command = ["python", "-c", KILL_WHEN_TRAINING, str(cpu_seconds)]
     said = stream(cluster.core.connect_get_namespaced_pod_exec, victim.metadata.name, namespace,
-                  container="trainer", command=["python", "-c", script], stderr=True,
-                  stdout=True, stdin=False, tty=False)  # fmt: skip
+                  container="trainer", command=command, stderr=True, stdout=True, stdin=False,
+                  tty=False)  # fmt: skip
     assert "killed" in said, said
     return str(victim.metadata.name)
 
@@ -161,8 +177,8 @@ def test_a_worker_killed_without_retries_fails_the_run_naming_it(
     package = upload_wheel(s3, s3_bucket, ctr_wheel)
     create(cluster, namespace, model_manifest("ctr"))
     submit(cluster, namespace, ctr_job("ctr-kill", package, s3_bucket, ctr_days,
-                                       "--n_estimators=2000", workers=3))  # fmt: skip
-    kill_trainer(cluster, namespace, "ctr-kill", rank=2)
+                                       "--n_estimators=20000", workers=3))  # fmt: skip
+    kill_trainer(cluster, namespace, "ctr-kill", rank=2, cpu_seconds=2)
     failed = wait_condition(cluster, namespace, "trainingjobs", "ctr-kill", "Succeeded", "False",
                             timeout=RUN_TIMEOUT)  # fmt: skip
     status = failed["status"]
@@ -175,6 +191,7 @@ def test_a_worker_killed_without_retries_fails_the_run_naming_it(
              timeout=120, what="the other workers to stop")  # fmt: skip
 
 
+@pytest.mark.timeout(1200)  # two attempts of the group
 def test_a_worker_killed_with_a_retry_reruns_the_whole_group_to_one_version(
     cluster, namespace, s3, s3_bucket, ctr_wheel, ctr_days
 ):
@@ -183,7 +200,7 @@ def test_a_worker_killed_with_a_retry_reruns_the_whole_group_to_one_version(
     retry = ctr_job("ctr-retry", package, s3_bucket, ctr_days, "--n_estimators=150",
                     workers=3, backoffLimit=1)  # fmt: skip
     submit(cluster, namespace, retry)
-    killed = kill_trainer(cluster, namespace, "ctr-retry", rank=1)
+    killed = kill_trainer(cluster, namespace, "ctr-retry", rank=1, cpu_seconds=0.5)
     done = wait_condition(cluster, namespace, "trainingjobs", "ctr-retry", "Succeeded", "True",
                           timeout=2 * RUN_TIMEOUT)  # fmt: skip
     assert done["status"]["version"] == "ctr-retry"
