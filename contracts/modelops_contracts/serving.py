@@ -22,6 +22,12 @@ caller for the credential before it wakes a version at zero for it."""
 ACTIVATION_ANNOTATION = "modelops.dev/activation-requested"
 """On a ModelVersion: written by the activator (RFC 3339 time, UTC) when it holds a
 request for the version and no pod of it is ready; the operator scales it up at once."""
+WAKE_LEASE_SECONDS = 30.0
+"""A wake keeps its version at one pod at least this long after the annotation's time.
+While the activator still holds requests for the version and none of its pods is ready it
+writes the annotation again (every third of this), so a pod slow to start, or to report
+why it cannot, is never scaled away under a waiting request (Knative's activator reports
+its queued requests to the autoscaler for the same reason)."""
 PRIVATE_SUFFIX = "-private"
 """A version's private Service (``<version>-predictor-private``): selects its pods, so its
 EndpointSlices list their addresses and readiness for the activator and the operator."""

@@ -354,6 +354,27 @@ async def test_a_version_with_no_ready_pod_by_the_bound_is_a_504_saying_what_it_
     assert app.stats().versions[0].errors == 1
 
 
+async def test_a_wake_is_asked_for_again_while_requests_still_wait() -> None:
+    """The operator keeps a woken version up only for a lease after each ask: a pod slow to
+    start (or to say why it cannot) must not be scaled away under a waiting request."""
+    view = ClusterView()
+    view.set_routes("ads", "iris", [Route("iris-v1", 100)])
+    waker = Recorder()
+    async with activator(view, waker, hold_seconds=1.0, wake_renew_seconds=0.3) as (
+        client,
+        app,
+    ):
+        reply = await client.post("/v1/models/iris:predict")
+        asked_while_holding = len(waker.wakes)
+        await asyncio.sleep(0.7)  # nothing waits now: no more asks
+        stats = app.stats()
+    assert reply.status_code == 504
+    assert 3 <= asked_while_holding <= 4  # at 0, 0.3, 0.6 and perhaps 0.9 s
+    assert set(waker.wakes) == {("ads", "iris-v1")}
+    assert len(waker.wakes) == asked_while_holding
+    assert stats.versions[0].wakes == 1  # renewals of one wake, not new wakes
+
+
 async def test_too_many_held_requests_are_refused_with_retry_after() -> None:
     view = ClusterView()
     view.set_routes("ads", "iris", [Route("iris-v1", 100)])

@@ -49,6 +49,7 @@ def test_each_limit_is_read_from_its_variable() -> None:
         ("MAX_BODY_BYTES", "0", "max_body_bytes must be at least 1024, not 0"),
         ("MAX_ANSWER_BYTES", "10", "max_answer_bytes must be at least 1024, not 10"),
         ("MAX_BUFFERED_BYTES", "-1", "max read-ahead and buffered bytes cannot be negative"),
+        ("WAKE_RENEW_SECONDS", "30", r"wake renew seconds must be above 0 and below the lease"),
     ],
 )
 def test_a_limit_that_would_refuse_every_request_is_refused_at_start(

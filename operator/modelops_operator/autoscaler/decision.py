@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from modelops_contracts.serving import WAKE_LEASE_SECONDS
 from modelops_operator.api.common import Predictor
 
 TARGET_CONCURRENCY = 8
@@ -26,7 +27,7 @@ PANIC_THRESHOLD = 2.0
 MAX_SCALE_UP_RATE = 10.0
 SCALE_DOWN_DELAY = 30.0
 IDLE_TIMEOUT = 300.0
-WAKE_HOLD = 30.0
+WAKE_HOLD = WAKE_LEASE_SECONDS
 """How long a wake request keeps a version at one pod at least (it carries a request)."""
 
 

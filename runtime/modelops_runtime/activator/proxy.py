@@ -138,6 +138,8 @@ class Version:
         self.wake_counts = [0] * (len(WAKE_BUCKETS_S) + 1)
         self.wake_sum = 0.0
         self.wake_started: float | None = None
+        self.wake_asked = 0.0
+        """When the wake was last asked for (monotonic): renewed while requests wait."""
         self.wake_problem = ""
         self.candidates: list[str] = []
         """Addresses of ready pods to pick from (the slice says ready, or our probe did)."""
@@ -443,12 +445,15 @@ class Activator:
                     return address
                 self._refuse_if_cannot_start(state)
                 now = loop.time()
-                until = deadline
+                renew = self.settings.wake_renew_seconds
+                if time.monotonic() - state.wake_asked >= renew:
+                    self._ask_wake(state)  # else the operator's lease on the wake runs out
+                until = min(deadline, now + renew - (time.monotonic() - state.wake_asked))
                 if not self.view.exists(state.namespace, state.name):
                     # The route may be newer than our news of the version: a moment's grace.
                     if now - started >= MISSING_GRACE_S:
                         raise self._missing(state)
-                    until = min(deadline, started + MISSING_GRACE_S)
+                    until = min(until, started + MISSING_GRACE_S)
                 if deadline - now <= 0:
                     raise Refusal(504, "NoReadyPod", self._waited(state))
                 waiter: asyncio.Future[None] = loop.create_future()
@@ -502,6 +507,10 @@ class Activator:
         state.wake_started = time.monotonic()
         state.wake_problem = ""
         log.info("waking a version", extra={"namespace": state.namespace, "version": state.name})
+        self._ask_wake(state)
+
+    def _ask_wake(self, state: Version) -> None:
+        state.wake_asked = time.monotonic()
 
         async def ask() -> None:
             try:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from modelops_contracts.serving import WAKE_LEASE_SECONDS
+
 
 @dataclass(frozen=True)
 class ActivatorSettings:
@@ -22,6 +24,9 @@ class ActivatorSettings:
     timeout_seconds: float = 300.0
     """How long a pod may take to answer a request once it was sent."""
     connect_timeout_seconds: float = 2.0
+    wake_renew_seconds: float = WAKE_LEASE_SECONDS / 3
+    """How often a wake is asked for again while requests still wait for the version (the
+    operator keeps a woken version up for ``WAKE_LEASE_SECONDS`` after each ask)."""
     probe_interval_seconds: float = 0.05
     """How often a new pod's readiness is probed while requests wait for it."""
     max_head_bytes: int = 16 * 1024
@@ -77,6 +82,10 @@ class ActivatorSettings:
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.hold_seconds <= 0 or settings.timeout_seconds <= 0:
             raise ValueError("hold and timeout seconds must be positive")
+        if not 0 < settings.wake_renew_seconds < WAKE_LEASE_SECONDS:
+            raise ValueError(
+                f"wake renew seconds must be above 0 and below the lease ({WAKE_LEASE_SECONDS:g})"
+            )
         if settings.max_held < 1:
             raise ValueError("max held must be at least 1")
         if settings.read_timeout_seconds <= 0:
