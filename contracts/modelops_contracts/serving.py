@@ -62,6 +62,13 @@ API_KEYS_DIR_ENV = "MODELOPS_API_KEYS_DIR"
 """apiKey: a folder (the mounted Secret) whose files each hold one accepted key."""
 AUTH_RESOURCE_ENV = "MODELOPS_AUTH_RESOURCE"
 """kubernetes: ``namespace/model``, the Model a caller must be allowed to predict on."""
+AUTH_REVIEWER_ENV = "MODELOPS_AUTH_REVIEWER"
+"""kubernetes: the URL the predictor sends a caller's token to for a decision (the
+activator's ``REVIEW_PATH``); unset, it asks the API server itself."""
+REVIEW_PATH = "/modelops/review"
+"""On the activator's admin port: POST ``{"namespace", "model", "token"}``; the answer is
+``{"allowed": true}`` or ``{"allowed": false, "status": 401 or 403, "reason", "error"}``
+(503 when the API server cannot tell)."""
 CACHE_DIR_ENV = "MODELOPS_CACHE_DIR"
 PVC_ROOT_ENV = "MODELOPS_PVC_ROOT"
 KUBE_API_ENV = "MODELOPS_KUBE_API"
@@ -70,7 +77,8 @@ in-cluster one), its token file and its CA bundle."""
 KUBE_TOKEN_FILE_ENV = "MODELOPS_KUBE_TOKEN_FILE"
 KUBE_CA_FILE_ENV = "MODELOPS_KUBE_CA_FILE"
 RESERVED_ENV = (
-    AUTH_MODE_ENV, API_KEYS_DIR_ENV, AUTH_RESOURCE_ENV, CACHE_DIR_ENV, PVC_ROOT_ENV,
+    AUTH_MODE_ENV, API_KEYS_DIR_ENV, AUTH_RESOURCE_ENV, AUTH_REVIEWER_ENV, CACHE_DIR_ENV,
+    PVC_ROOT_ENV,
     KUBE_API_ENV, KUBE_TOKEN_FILE_ENV, KUBE_CA_FILE_ENV,
     "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
 )  # fmt: skip

@@ -80,8 +80,6 @@ def trial_job(training_job: str, number: int) -> str:
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
-PREDICTOR_ACCOUNT = "modelops-predictor"
-"""The ServiceAccount of predictors that review their callers' tokens (kubernetes auth)."""
 CANCEL_ANNOTATION = f"{TRAINING_JOB_LABEL}-cancel"
 """Set on a TrainingJob (``modelops train cancel``): no new run starts, the active ones
 stop, and a schedule is suspended."""

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from modelops_contracts.serving import REVIEW_PATH
+
 DEFAULT_INSTANCE = "default"
 
 
@@ -39,7 +41,8 @@ class Settings:
     versions at zero and of traffic splits."""
     activator_port: int = 8080
     activator_admin_port: int = 9090
-    """Where the activator answers its stats (the rollout analysis reads them)."""
+    """Where the activator answers its stats (the rollout analysis reads them) and reviews
+    tokens for predictors (``review_url``)."""
     operator_namespace: str = "modelops-system"
     instance: str = DEFAULT_INSTANCE
     """Which namespaces this install serves: those labelled ``modelops.dev/instance`` with
@@ -107,6 +110,13 @@ class Settings:
         if self.instance == DEFAULT_INSTANCE:
             return "modelops.dev"
         return f"{self.instance}.instances.modelops.dev"
+
+    @property
+    def review_url(self) -> str:
+        """The activator's token review route, for predictors of Models with kubernetes
+        auth (through its Service, so any ready activator answers)."""
+        host = f"{self.activator_service}.{self.operator_namespace}.svc.{self.cluster_domain}"
+        return f"http://{host}:{self.activator_admin_port}{REVIEW_PATH}"
 
     @property
     def finalizer(self) -> str:

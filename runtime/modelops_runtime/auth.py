@@ -8,9 +8,12 @@
 - ``kubernetes``: a bearer token bound to this Model's audience (``token_audience``) that
   the API server vouches for (TokenReview with that audience) of a caller RBAC lets
   ``create`` ``models/predict`` (group ``modelops.dev``) on this Model
-  (SubjectAccessReview). Decisions are cached by the token's hash (allowed for a minute,
-  refused for a few seconds); the reviews run in threads with a timeout; an API server
-  that cannot be reached is a 503, never a 401.
+  (SubjectAccessReview). In a cluster the activator runs the reviews for the predictor
+  (``RemoteReviewer``), so a predictor pod, where model code runs, holds no Kubernetes
+  credential; run by hand, the predictor asks the API server itself (``ApiReviewer``).
+  Decisions are cached by the token's hash (allowed for a minute, refused for a few
+  seconds); the reviews run in threads with a timeout; a reviewer that cannot be reached
+  is a 503, never a 401.
 
 Keys and tokens are never logged and never kept, only their hashes.
 """
@@ -20,13 +23,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from modelops_contracts.serving import (
     API_KEY_HEADER,
@@ -62,7 +69,12 @@ def guard_for(settings: Settings) -> Guard | None:
         return ApiKeys(settings.api_keys_dir).check
     if settings.auth_mode == "kubernetes":
         namespace, model = settings.auth_resource.split("/")
-        return KubernetesAuth(namespace, model, KubeClient(KubeConfig.from_env())).check
+        reviewer: Reviewer = (
+            RemoteReviewer(settings.auth_reviewer)
+            if settings.auth_reviewer
+            else ApiReviewer(KubeClient(KubeConfig.from_env()))
+        )
+        return KubernetesAuth(namespace, model, TokenReviews(reviewer)).check
     return None
 
 
@@ -152,54 +164,45 @@ class ApiKeys:
 # --- kubernetes --------------------------------------------------------------------------
 
 
+class Reviewer(Protocol):
+    def review(self, namespace: str, model: str, token: str) -> ModelopsError | None:
+        """In a thread: None when the token's caller may predict on the Model, else the
+        refusal to answer. Raises AuthUnavailable when it cannot tell."""
+
+
 @dataclass(frozen=True)
 class Decision:
     refusal: ModelopsError | None
     expires: float
 
 
-class KubernetesAuth:
-    """TokenReview then SubjectAccessReview, answered from a short cache keyed by the
-    token's sha256; concurrent requests with the same new token share one review."""
+class TokenReviews:
+    """A reviewer's decisions, answered from a short cache keyed by the sha256 of the Model
+    and the token; concurrent requests with the same new token share one review."""
 
     def __init__(
         self,
-        namespace: str,
-        model: str,
-        client: KubeClient,
+        reviewer: Reviewer,
         *,
         allow_seconds: float = 60.0,
         deny_seconds: float = 5.0,
-        timeout: float = 5.0,
         max_entries: int = 10_000,
     ) -> None:
-        self.namespace, self.model = namespace, model
-        self.audience = token_audience(namespace, model)
-        self._client = client
+        self._reviewer = reviewer
         self._allow_seconds, self._deny_seconds = allow_seconds, deny_seconds
-        self._timeout = timeout
         self._max_entries = max_entries
         self._cache: dict[bytes, Decision] = {}
         self._pending: dict[bytes, asyncio.Future[Decision]] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="auth-review")
-        self.reviews = 0
-        """TokenReviews posted so far (what the cache saves is visible in tests)."""
 
-    async def check(self, headers: dict[str, str]) -> None:
-        token = bearer(headers) or headers.get(_TOKEN_HEADER, "").strip()
-        if not token:
-            raise Unauthorized(
-                "this model needs a Kubernetes bearer token: send 'Authorization: Bearer "
-                "<token>' (for example a service account token from 'kubectl create token')"
-            )
-        key = hashlib.sha256(token.encode()).digest()
+    async def decide(self, namespace: str, model: str, token: str) -> ModelopsError | None:
+        key = hashlib.sha256(f"{namespace}/{model}\0{token}".encode()).digest()
         decision = self._cache.get(key)
         if decision is None or decision.expires <= time.monotonic():
-            decision = await self._decide(key, token)
-        if decision.refusal is not None:
-            raise decision.refusal
+            decision = await self._decide(key, namespace, model, token)
+        return decision.refusal
 
-    async def _decide(self, key: bytes, token: str) -> Decision:
+    async def _decide(self, key: bytes, namespace: str, model: str, token: str) -> Decision:
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -207,7 +210,9 @@ class KubernetesAuth:
         future: asyncio.Future[Decision] = loop.create_future()
         self._pending[key] = future
         try:
-            refusal = await loop.run_in_executor(self._pool, self._review, token)
+            refusal = await loop.run_in_executor(
+                self._pool, self._reviewer.review, namespace, model, token
+            )
             ttl = self._allow_seconds if refusal is None else self._deny_seconds
             decision = Decision(refusal, time.monotonic() + ttl)
             self._remember(key, decision)
@@ -230,10 +235,45 @@ class KubernetesAuth:
                 del cache[next(iter(cache))]  # the oldest
         cache[key] = decision
 
-    def _review(self, token: str) -> ModelopsError | None:
-        """In a thread: None when the caller may predict, else the refusal to answer.
-        Raises AuthUnavailable when the API server cannot tell."""
-        self.reviews += 1
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class KubernetesAuth:
+    """The predictor's check: the caller's bearer token, decided by ``reviewer`` for this
+    Model (cached, see ``TokenReviews``)."""
+
+    def __init__(self, namespace: str, model: str, reviews: TokenReviews) -> None:
+        self.namespace, self.model = namespace, model
+        self.reviews = reviews
+
+    async def check(self, headers: dict[str, str]) -> None:
+        token = bearer(headers) or headers.get(_TOKEN_HEADER, "").strip()
+        if not token:
+            raise Unauthorized(
+                "this model needs a Kubernetes bearer token: send 'Authorization: Bearer "
+                "<token>' (for example a service account token from 'kubectl create token')"
+            )
+        refusal = await self.reviews.decide(self.namespace, self.model, token)
+        if refusal is not None:
+            raise refusal
+
+    def close(self) -> None:
+        self.reviews.close()
+
+
+class ApiReviewer:
+    """Reviews with the API server: TokenReview for the Model's audience, then
+    SubjectAccessReview of ``create models/predict`` on the Model. The account that runs
+    it needs ``system:auth-delegator``: in a cluster, the activator's (never a predictor
+    pod's, where model code runs)."""
+
+    def __init__(self, client: KubeClient, timeout: float = 5.0) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    def review(self, namespace: str, model: str, token: str) -> ModelopsError | None:
+        audience = token_audience(namespace, model)
         try:
             review = self._client.request(
                 "POST",
@@ -241,19 +281,17 @@ class KubernetesAuth:
                 {
                     "apiVersion": "authentication.k8s.io/v1",
                     "kind": "TokenReview",
-                    "spec": {"token": token, "audiences": [self.audience]},
+                    "spec": {"token": token, "audiences": [audience]},
                 },
                 timeout=self._timeout,
             )
             status = review.get("status") or {}
-            if not status.get("authenticated") or self.audience not in (
-                status.get("audiences") or []
-            ):
+            if not status.get("authenticated") or audience not in (status.get("audiences") or []):
                 why = status.get("error") or "the API server does not recognise it"
                 return Unauthorized(
                     f"the bearer token was not accepted: {why}; a token for this model is "
-                    f"bound to the audience {self.audience} (kubectl create token ACCOUNT "
-                    f"--audience {self.audience})"
+                    f"bound to the audience {audience} (kubectl create token ACCOUNT "
+                    f"--audience {audience})"
                 )
             user = status.get("user") or {}
             username = str(user.get("username", ""))
@@ -269,12 +307,12 @@ class KubernetesAuth:
                         "groups": user.get("groups") or [],
                         "extra": user.get("extra") or {},
                         "resourceAttributes": {
-                            "namespace": self.namespace,
+                            "namespace": namespace,
                             "verb": PREDICT_VERB,
                             "group": PREDICT_GROUP,
                             "resource": PREDICT_RESOURCE,
                             "subresource": PREDICT_SUBRESOURCE,
-                            "name": self.model,
+                            "name": model,
                         },
                     },
                 },
@@ -290,11 +328,47 @@ class KubernetesAuth:
             return None
         reason = (access.get("status") or {}).get("reason") or ""
         return Forbidden(
-            f"{username} may not predict on Model {self.namespace}/{self.model}: RBAC must "
+            f"{username} may not predict on Model {namespace}/{model}: RBAC must "
             f"allow it to {PREDICT_VERB} {PREDICT_RESOURCE}/{PREDICT_SUBRESOURCE} "
-            f"(group {PREDICT_GROUP}) named {self.model} in namespace {self.namespace}"
+            f"(group {PREDICT_GROUP}) named {model} in namespace {namespace}"
             + (f" ({reason})" if reason else "")
         )
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+
+_REFUSALS: dict[int, type[ModelopsError]] = {401: Unauthorized, 403: Forbidden}
+
+
+class RemoteReviewer:
+    """Reviews by the activator (``REVIEW_PATH`` on its admin port): the predictor pod needs
+    no Kubernetes credential at all. The activator answers only for the Model named and
+    says no more than calling the Model with the token would."""
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.url = url
+        self._timeout = timeout
+
+    def review(self, namespace: str, model: str, token: str) -> ModelopsError | None:
+        body = json.dumps({"namespace": namespace, "model": model, "token": token}).encode()
+        request = urllib.request.Request(
+            self.url, body, {"content-type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as answer:
+                found = json.loads(answer.read())
+        except (OSError, ValueError) as err:  # URLError and HTTPError are OSErrors
+            why = _reviewer_failure(err)
+            log.error("cannot check a caller's token", extra={"error": why})
+            raise AuthUnavailable(
+                f"cannot check the caller's token now: {why}; try again shortly"
+            ) from err
+        if found.get("allowed") is True:
+            return None
+        refusal = _REFUSALS.get(found.get("status"), Unauthorized)
+        return refusal(str(found.get("error") or "the token was not accepted"))
+
+
+def _reviewer_failure(err: Exception) -> str:
+    if isinstance(err, urllib.error.HTTPError):
+        detail = err.read()[:300].decode("utf-8", "replace")
+        return f"the token reviewer answered {err.code}: {detail}"
+    return f"the token reviewer did not answer: {err}"

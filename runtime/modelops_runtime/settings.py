@@ -12,6 +12,7 @@ from modelops_contracts.serving import (
     AUTH_MODE_ENV,
     AUTH_MODES,
     AUTH_RESOURCE_ENV,
+    AUTH_REVIEWER_ENV,
     DRAIN_SECONDS_ENV,
     DRAIN_TIMEOUT_ENV,
 )
@@ -59,6 +60,9 @@ class Settings:
     """apiKey: the folder (a mounted Secret) whose files each hold one accepted key."""
     auth_resource: str = ""
     """kubernetes: ``namespace/model``, the Model a caller must be allowed to predict on."""
+    auth_reviewer: str = ""
+    """kubernetes: the URL that decides on a caller's token (the activator's review route,
+    set by the operator); empty, the predictor asks the API server itself."""
     drain_seconds: float = 5.0
     """After SIGTERM: how long readiness fails while requests are still answered."""
     drain_timeout_seconds: float = 20.0
@@ -94,6 +98,7 @@ class Settings:
             "auth_mode": env.get(AUTH_MODE_ENV) or base.auth_mode,
             "api_keys_dir": Path(env[API_KEYS_DIR_ENV]) if env.get(API_KEYS_DIR_ENV) else None,
             "auth_resource": env.get(AUTH_RESOURCE_ENV, base.auth_resource),
+            "auth_reviewer": env.get(AUTH_REVIEWER_ENV, base.auth_reviewer),
             "drain_seconds": float(env.get(DRAIN_SECONDS_ENV) or base.drain_seconds),
             "drain_timeout_seconds": float(
                 env.get(DRAIN_TIMEOUT_ENV) or base.drain_timeout_seconds
@@ -125,6 +130,10 @@ class Settings:
             raise ValueError(
                 f"{AUTH_MODE_ENV}=kubernetes needs {AUTH_RESOURCE_ENV}=namespace/model, "
                 f"not {self.auth_resource!r}"
+            )
+        if self.auth_reviewer and not self.auth_reviewer.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{AUTH_REVIEWER_ENV} must be an http(s) URL, not {self.auth_reviewer!r}"
             )
         if self.drain_seconds < 0 or self.drain_timeout_seconds < 0:
             raise ValueError("drain seconds and drain timeout must not be negative")

@@ -139,6 +139,21 @@ def test_kubernetes_tokens_are_judged_by_rbac_on_every_path(
     other_model = token_of(cluster, namespace, "caller", [token_audience(namespace, "ctr")])
     serve_with_auth(cluster, namespace, s3, s3_bucket, iris, {"mode": "kubernetes"})
     every = {"model URL", "version URL", "activator"}
+    # Model code runs in the predictor's pod: it holds no account token (the activator
+    # reviews the callers' tokens for it), and no account in the namespace may review.
+    pods = pods_of(cluster, namespace, "iris-v1")
+    assert pods
+    for pod in pods:
+        assert pod.spec.automount_service_account_token is False
+        assert pod.spec.service_account_name in (None, "default")
+        assert not [v for v in pod.spec.volumes or [] if v.projected]
+    may_review = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "auth", "can-i", "create",
+         "tokenreviews.authentication.k8s.io", "--as",
+         f"system:serviceaccount:{namespace}:modelops-predictor"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert may_review.stdout.strip() == "no"
 
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

@@ -22,14 +22,24 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelops_contracts.serving import STATS_PATH, ActivatorStats, Route
+from modelops_contracts.serving import (
+    AUTH_MODE_ENV,
+    AUTH_RESOURCE_ENV,
+    AUTH_REVIEWER_ENV,
+    REVIEW_PATH,
+    STATS_PATH,
+    ActivatorStats,
+    Route,
+)
 from modelops_runtime.activator.listener import Connection
 from modelops_runtime.activator.proxy import Activator
 from modelops_runtime.activator.settings import ActivatorSettings
 from modelops_runtime.activator.view import Blocker, ClusterView, Pod
+from modelops_runtime.auth import ApiReviewer, TokenReviews
 from tests.integration.servers import Server, free_port
 from tests.integration.upstreams import Seen, answer, upstream
 from tests.models import Trained
+from tests.stub_api_server import AUDIENCE, StubApiServer
 
 HOST = "http://iris.ads.svc.cluster.local"
 ADMIN = "http://activator:9090"
@@ -68,11 +78,15 @@ class Loopback(httpx.AsyncBaseTransport):
 
 @asynccontextmanager
 async def activator(
-    view: ClusterView, waker: Recorder | None = None, **settings: Any
+    view: ClusterView,
+    waker: Recorder | None = None,
+    reviews: TokenReviews | None = None,
+    **settings: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Activator]]:
     """The activator's proxy behind its own server side on two loopback ports, as its
-    process serves them (uvicorn's process handling aside: test_activator_process.py)."""
-    app = Activator(view, waker or Recorder(), ActivatorSettings(**settings))
+    process serves them (uvicorn's process handling aside: test_activator_process.py);
+    the admin port is ``settings["admin_port"]`` when given."""
+    app = Activator(view, waker or Recorder(), ActivatorSettings(**settings), reviews=reviews)
     loop = asyncio.get_running_loop()
     connections: set[Connection] = set()
     tasks: set[asyncio.Task[None]] = set()
@@ -80,9 +94,9 @@ async def activator(
         await loop.create_server(
             functools.partial(Connection, handler, app.settings, app.buffered, connections, tasks),
             "127.0.0.1",
-            0,
+            bound,
         )
-        for handler in (app.proxy, app.admin)
+        for handler, bound in ((app.proxy, 0), (app.admin, settings.get("admin_port", 0)))
     ]
     port, admin_port = (server.sockets[0].getsockname()[1] for server in servers)
     transport = Loopback(port, admin_port)
@@ -373,6 +387,51 @@ async def test_a_wake_is_asked_for_again_while_requests_still_wait() -> None:
     assert set(waker.wakes) == {("ads", "iris-v1")}
     assert len(waker.wakes) == asked_while_holding
     assert stats.versions[0].wakes == 1  # renewals of one wake, not new wakes
+
+
+async def test_a_predictor_has_its_callers_tokens_reviewed_by_the_activator(
+    start: Callable[..., Server], iris: Trained
+) -> None:
+    """kubernetes auth with no credential in the predictor: it sends each new token to the
+    activator's review route over HTTP. The API server behind the activator is a stand-in
+    (tests/stub_api_server.py) so that reviews can be counted; on the cluster the same path
+    runs against the real one (tests/e2e/test_serving_auth.py)."""
+    stub, admin_port = StubApiServer(), free_port()
+    reviews = TokenReviews(ApiReviewer(stub))  # type: ignore[arg-type]
+    async with activator(ClusterView(), reviews=reviews, admin_port=admin_port) as (client, _):
+        env = {AUTH_MODE_ENV: "kubernetes", AUTH_RESOURCE_ENV: "ads/ctr",
+               AUTH_REVIEWER_ENV: f"http://127.0.0.1:{admin_port}{REVIEW_PATH}",
+               "MODELOPS_KUBE_API": f"https://127.0.0.1:{free_port()}"}  # fmt: skip
+        server = start(str(iris.path), "iris", env=env)
+        await asyncio.to_thread(server.wait_until_ready)
+        url = f"http://127.0.0.1:{server.port}/v1/models/iris:predict"
+        body = {"instances": iris.rows[:2]}
+
+        async def call(token: str | None) -> httpx.Response:
+            headers = {"authorization": f"Bearer {token}"} if token else {}
+            async with httpx.AsyncClient(timeout=30) as direct:
+                return await direct.post(url, json=body, headers=headers)
+
+        allowed = [await call("alice-token") for _ in range(3)]
+        refused, unbound, missing = [
+            await call(t) for t in ("bob-token", "alice-cluster-token", None)
+        ]
+        malformed = await client.post(f"{ADMIN}{REVIEW_PATH}", content=b'{"token": 1}')
+        wrong_method = await client.get(f"{ADMIN}{REVIEW_PATH}")
+        reviewed = stub.reviews()
+        stub.down = True
+        unavailable = await call("carol-token")
+    assert [r.status_code for r in allowed] == [200, 200, 200]
+    assert allowed[0].json()["predictions"] == iris.local_predict()[:2].tolist()
+    assert reviewed == 3  # alice once (then the predictor's cache), bob, the unbound one
+    assert (refused.status_code, refused.json()["reason"]) == (403, "Forbidden")
+    assert "bob may not predict on Model ads/ctr" in refused.json()["error"]
+    assert (unbound.status_code, unbound.headers["www-authenticate"]) == (401, "Bearer")
+    assert f"--audience {AUDIENCE}" in unbound.json()["error"]
+    assert missing.status_code == 401
+    assert (malformed.status_code, malformed.json()["reason"]) == (400, "InvalidReview")
+    assert wrong_method.status_code == 405
+    assert (unavailable.status_code, unavailable.json()["reason"]) == (503, "AuthUnavailable")
 
 
 async def test_too_many_held_requests_are_refused_with_retry_after() -> None:

@@ -7,67 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from typing import Any
 
 import pytest
 
-from modelops_runtime.auth import KubernetesAuth
+from modelops_runtime.auth import ApiReviewer, KubernetesAuth, TokenReviews
 from modelops_runtime.errors import AuthUnavailable, Forbidden, Unauthorized
-from modelops_runtime.kube import KubeError
-
-AUDIENCE = "modelops.dev/ads/ctr"
-TOKENS = {  # token -> (user, the audiences it is bound to)
-    "alice-token": ("alice", [AUDIENCE]),
-    "bob-token": ("bob", [AUDIENCE]),
-    "alice-cluster-token": ("alice", ["https://kubernetes.default.svc"]),
-}
-
-
-class StubApiServer:
-    """Knows three tokens: alice may predict, bob may not, alice's cluster token is bound
-    to the API server's audience only; anything else is unknown. Like the API server, a
-    review naming audiences authenticates a token only for those it is bound to."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.down = False
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def request(self, method: str, path: str, body: Any = None, **_: Any) -> Any:
-        assert self.gate.wait(10)
-        self.calls.append((path, body))
-        if self.down:
-            raise KubeError("the Kubernetes API server at https://10.0.0.1 did not answer")
-        if path.endswith("/tokenreviews"):
-            user, bound = TOKENS.get(body["spec"]["token"], (None, []))
-            if user is None:
-                return {"status": {"authenticated": False, "error": "invalid bearer token"}}
-            wanted = body["spec"].get("audiences") or bound
-            common = [a for a in bound if a in wanted]
-            if not common:
-                error = f"token audiences {bound} is invalid for the target audiences {wanted}"
-                return {"status": {"authenticated": False, "error": error}}
-            return {"status": {"authenticated": True, "user": {"username": user},
-                               "audiences": common}}  # fmt: skip
-        attributes = body["spec"]["resourceAttributes"]
-        assert attributes == {
-            "namespace": "ads",
-            "verb": "create",
-            "group": "modelops.dev",
-            "resource": "models",
-            "subresource": "predict",
-            "name": "ctr",
-        }
-        return {"status": {"allowed": body["spec"]["user"] == "alice"}}
-
-    def reviews(self) -> int:
-        return sum(1 for path, _ in self.calls if path.endswith("/tokenreviews"))
+from tests.stub_api_server import AUDIENCE, StubApiServer
 
 
 def auth(stub: StubApiServer, **cache: float) -> KubernetesAuth:
-    return KubernetesAuth("ads", "ctr", stub, **cache)  # type: ignore[arg-type]
+    reviews = TokenReviews(ApiReviewer(stub), **cache)  # type: ignore[arg-type]
+    return KubernetesAuth("ads", "ctr", reviews)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -149,9 +99,9 @@ async def test_concurrent_requests_with_one_new_token_share_one_review() -> None
 
 
 async def test_the_cache_keeps_hashes_not_tokens_and_stays_bounded() -> None:
-    checker = KubernetesAuth("ads", "ctr", StubApiServer(), max_entries=2)  # type: ignore[arg-type]
+    checker = auth(StubApiServer(), max_entries=2)
     for token in ("alice-token", "bob-token", "carol-token"):
         with contextlib.suppress(Forbidden, Unauthorized):
             await checker.check(bearer(token))
-    assert len(checker._cache) <= 2
-    assert all(b"token" not in key for key in checker._cache)
+    assert len(checker.reviews._cache) <= 2
+    assert all(b"token" not in key for key in checker.reviews._cache)

@@ -44,18 +44,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
-# The serving path: the versions' pods as Kubernetes lists them (EndpointSlices), the
-# endpoints of the Services it routes (the pods', or the activator's), and the account
-# of predictors that review their callers' tokens.
+# The serving path: the versions' pods as Kubernetes lists them (EndpointSlices) and the
+# endpoints of the Services it routes (the pods', or the activator's).
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [get, list, watch]
 - apiGroups: [""]
   resources: [endpoints]
   verbs: [get, list, watch, create, patch]
-- apiGroups: [""]
-  resources: [serviceaccounts]
-  verbs: [get, create, patch]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]

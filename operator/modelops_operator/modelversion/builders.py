@@ -12,6 +12,7 @@ from modelops_contracts.serving import (
     API_KEYS_DIR_ENV,
     AUTH_MODE_ENV,
     AUTH_RESOURCE_ENV,
+    AUTH_REVIEWER_ENV,
     CACHE_DIR_ENV,
     PVC_ROOT_ENV,
     Route,
@@ -57,6 +58,9 @@ class PredictorInputs:
     """The Model's: who may call predict (the predictor itself checks)."""
     verified: Verified | None = None
     """Set when pods may serve the artifact without the fetch step (see ``light_wake``)."""
+    reviewer: str = ""
+    """kubernetes auth: the URL that decides on callers' tokens (the activator's review
+    route), so the predictor's pod holds no Kubernetes credential."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,7 @@ def _auth_env(inputs: PredictorInputs) -> list[dict[str, str]]:
     if mode == "kubernetes":
         resource = f"{inputs.owner.namespace}/{inputs.spec.model}"
         found.append({"name": AUTH_RESOURCE_ENV, "value": resource})
+        found.append({"name": AUTH_REVIEWER_ENV, "value": inputs.reviewer})
     return found
 
 
@@ -250,7 +255,7 @@ def predictor_container(inputs: PredictorInputs) -> dict[str, Any]:
 
 
 def _pod(inputs: PredictorInputs) -> dict[str, Any]:
-    """The pod: no API access, unless it must review the tokens of its callers."""
+    """The pod: no API access (kubernetes auth asks the activator to review tokens)."""
     volumes = _volumes(inputs.spec)
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,
@@ -266,9 +271,6 @@ def _pod(inputs: PredictorInputs) -> dict[str, Any]:
     mode = inputs.auth.mode if inputs.auth else "none"
     if mode == "apiKey" and inputs.auth and inputs.auth.secret_name:
         volumes.append({"name": "api-keys", "secret": {"secretName": inputs.auth.secret_name}})
-    if mode == "kubernetes":
-        pod["serviceAccountName"] = names.PREDICTOR_ACCOUNT
-        pod["automountServiceAccountToken"] = True
     return pod
 
 
@@ -327,25 +329,3 @@ def version_service(owner: Owner, model: str, auth: str = "none") -> dict[str, A
         [Route(owner.name, 100)],
         auth,
     )
-
-
-def reviewer_account(namespace: str) -> list[dict[str, Any]]:
-    """For Models with ``kubernetes`` auth: the predictors' ServiceAccount in
-    ``namespace``, allowed to ask the API server who a caller is and what it may do
-    (the built-in ``system:auth-delegator`` role, meant for exactly this)."""
-    labels = {names.MANAGED_BY: names.MANAGER}
-    account = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": names.PREDICTOR_ACCOUNT, "namespace": namespace, "labels": labels},
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": f"{names.PREDICTOR_ACCOUNT}-{namespace}", "labels": labels},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": "system:auth-delegator"},
-        "subjects": [{"kind": "ServiceAccount", "name": names.PREDICTOR_ACCOUNT,
-                      "namespace": namespace}],
-    }  # fmt: skip
-    return [account, binding]

@@ -35,7 +35,6 @@ from modelops_operator.modelversion.builders import (
     merge_predictor,
     private_service,
     replicas,
-    reviewer_account,
     version_service,
 )
 from modelops_operator.modelversion.status import (
@@ -103,12 +102,9 @@ def reconcile_version(known: Known, settings: Settings) -> Outcome:
         inputs = PredictorInputs(
             owner, spec, predictor, image, wanted,
             settings.storage_secret, settings.image_pull_policy, model.auth,
-            light_wake(current, found_deployment, wanted),
+            light_wake(current, found_deployment, wanted), settings.review_url,
         )  # fmt: skip
         try:
-            if model.auth and model.auth.mode == "kubernetes":
-                for shared in reviewer_account(owner.namespace):
-                    apply_child(shared, None, outcome, quiet=True)
             _apply_endpoints(
                 known, owner, spec.model, wanted=wanted, settings=settings, outcome=outcome,
                 auth=model.auth.mode if model.auth else "none",

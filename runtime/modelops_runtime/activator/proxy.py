@@ -20,6 +20,7 @@ from modelops_contracts.serving import (
     API_KEY_HEADER,
     LATENCY_BUCKETS_MS,
     READINESS_PATH,
+    REVIEW_PATH,
     STATS_PATH,
     TARGET_HEADER,
     TOKEN_HEADER,
@@ -30,6 +31,7 @@ from modelops_contracts.serving import (
 from modelops_runtime.activator.balancer import Splitter, least_loaded
 from modelops_runtime.activator.listener import RETRY_AFTER_BUSY_S, RawHeaders, error_answer
 from modelops_runtime.activator.metrics import WAKE_BUCKETS_S, exposition, registry_for
+from modelops_runtime.activator.review import review_answer
 from modelops_runtime.activator.settings import ActivatorSettings
 from modelops_runtime.activator.upstream import (
     SMALL_BODY,
@@ -43,6 +45,7 @@ from modelops_runtime.activator.upstream import (
     Upstreams,
 )
 from modelops_runtime.activator.view import ClusterView, Key
+from modelops_runtime.auth import TokenReviews
 
 log = logging.getLogger("modelops.activator")
 
@@ -227,9 +230,12 @@ class Activator:
         on_start: Callable[[], Awaitable[None]] | None = None,
         on_stop: Callable[[], Awaitable[None]] | None = None,
         synced: Callable[[], bool] = lambda: True,
+        reviews: TokenReviews | None = None,
     ) -> None:
         self.view = view
         self.waker = waker
+        self.reviews = reviews
+        """Decides on tokens for the predictors of Models with kubernetes auth (review.py)."""
         self.settings = settings
         self.buffered = Buffered(settings.max_buffered_bytes)
         """Bodies held by all connections, client and pod sides together."""
@@ -268,7 +274,10 @@ class Activator:
 
     async def admin(self, method: bytes, target: bytes, headers: RawHeaders, body: bytes) -> Answer:
         """The admin port's answer."""
-        return self._admin(target.partition(b"?")[0].decode("latin-1"))
+        path = target.partition(b"?")[0].decode("latin-1")
+        if path == REVIEW_PATH:
+            return await review_answer(self.reviews, method, body)
+        return self._admin(path)
 
     async def close(self) -> None:
         if self._on_stop is not None:
@@ -276,6 +285,8 @@ class Activator:
         for task in list(self._tasks):
             task.cancel()
         self.upstreams.close()
+        if self.reviews is not None:
+            self.reviews.close()
 
     # --- the proxied path ---------------------------------------------------------------
 
@@ -621,4 +632,4 @@ class Activator:
                 return own(503, b'{"ready":false,"reason":"NotSynced"}')
             return own(200, b'{"ready":true}')
         return Refusal(404, "NotFound", "admin routes: /metrics, /modelops/stats, /healthz, "
-                       "/readyz").answer()  # fmt: skip
+                       f"/readyz, {REVIEW_PATH}").answer()  # fmt: skip

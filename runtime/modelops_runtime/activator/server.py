@@ -61,6 +61,7 @@ def build(settings: ActivatorSettings) -> Activator:
         load_static(view, settings.static)
         return Activator(view, LoggingWaker(), settings)
     from modelops_runtime.activator.watch import KubeWaker, Watcher
+    from modelops_runtime.auth import ApiReviewer, TokenReviews
     from modelops_runtime.kube import KubeClient, KubeConfig
 
     client = KubeClient(KubeConfig.from_env())
@@ -82,6 +83,7 @@ def build(settings: ActivatorSettings) -> Activator:
         on_start=start,
         on_stop=stop,
         synced=lambda: bool(watchers) and watchers[0].synced(),
+        reviews=TokenReviews(ApiReviewer(client)),
     )
 
 

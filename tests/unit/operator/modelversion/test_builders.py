@@ -166,6 +166,22 @@ def test_pods_are_locked_down():
     assert {v["name"] for v in pod["volumes"]} == {"model", "cache"}
 
 
+def test_kubernetes_auth_pods_hold_no_credential_and_ask_the_activator():
+    """Model code runs in the predictor's pod: it gets no account token (one bound to
+    system:auth-delegator could review any token and anyone's access); the activator
+    reviews its callers' tokens."""
+    url = "http://modelops-activator.modelops-system.svc.cluster.local:9090/modelops/review"
+    wanted = dataclasses.replace(inputs(), auth=Auth(mode="kubernetes"), reviewer=url)
+    pod = pod_spec(deployment(wanted))
+    assert pod["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in pod
+    resolved = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert resolved["MODELOPS_AUTH_MODE"] == "kubernetes"
+    assert resolved["MODELOPS_AUTH_RESOURCE"] == "team/ctr"
+    assert resolved["MODELOPS_AUTH_REVIEWER"] == url
+    assert {v["name"] for v in pod["volumes"]} == {"model", "cache"}
+
+
 @pytest.mark.parametrize(
     ("min_replicas", "served_once", "expected"),
     [(None, False, 1), (3, False, 3), (3, True, 3), (0, True, 0)],
