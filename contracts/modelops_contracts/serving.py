@@ -19,6 +19,9 @@ when the Service's endpoints point at the activator."""
 AUTH_ANNOTATION = "modelops.dev/auth"
 """On the same Services: the Model's auth mode (``AUTH_MODES``), so the activator asks a
 caller for the credential before it wakes a version at zero for it."""
+MODEL_LABEL = "modelops.dev/model"
+"""On every object the operator makes for a Model, its Services included: the Model's
+name (the activator reviews a caller's token for that Model's audience)."""
 ACTIVATION_ANNOTATION = "modelops.dev/activation-requested"
 """On a ModelVersion: written by the activator (RFC 3339 time, UTC) when it holds a
 request for the version and no pod of it is ready; the operator scales it up at once."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from modelops_contracts import serving
 from modelops_operator.api import GROUP
 
+MODEL_LABEL = serving.MODEL_LABEL
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "modelops"
-MODEL_LABEL = f"{GROUP}/model"
 VERSION_LABEL = f"{GROUP}/version"
 COMPONENT = "app.kubernetes.io/component"
 PREDICTOR = "predictor"

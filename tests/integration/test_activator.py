@@ -434,6 +434,43 @@ async def test_a_predictor_has_its_callers_tokens_reviewed_by_the_activator(
     assert (unavailable.status_code, unavailable.json()["reason"]) == (503, "AuthUnavailable")
 
 
+async def test_a_token_the_review_refuses_wakes_nothing(
+    start: Callable[..., Server], iris: Trained
+) -> None:
+    """kubernetes auth at zero: the activator reviews the caller's token before it holds
+    the request or asks for a wake (a wrong token would otherwise cost a cold start). The
+    API server is the stand-in of tests/stub_api_server.py."""
+    view = ClusterView()
+    view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], auth="kubernetes", model="ctr")
+
+    def operator(namespace: str, version: str) -> None:
+        pod = start(str(iris.path), "iris", "--version", version)
+        view.set_pods(namespace, version, [Pod(address(pod), ready=False)])
+
+    waker = Recorder(operator)
+    stub = StubApiServer()
+    reviews = TokenReviews(ApiReviewer(stub))  # type: ignore[arg-type]
+    url = "http://ctr.ads.svc.cluster.local/v1/models/iris:predict"
+    body = {"instances": iris.rows[:1]}
+    async with activator(view, waker, reviews) as (client, app):
+        refused = {
+            token: await client.post(url, json=body, headers={"authorization": f"Bearer {token}"})
+            for token in ("not-a-token", "alice-cluster-token", "bob-token")
+        }
+        no_bearer = await client.post(url, json=body, headers={"authorization": "Basic eA=="})
+        woken_before = list(waker.wakes)
+        allowed = await client.post(url, json=body, headers={"authorization": "Bearer alice-token"})
+        stats = app.stats()
+    assert {t: r.status_code for t, r in refused.items()} == {
+        "not-a-token": 401, "alice-cluster-token": 401, "bob-token": 403}  # fmt: skip
+    assert refused["not-a-token"].headers["www-authenticate"] == "Bearer"
+    assert no_bearer.status_code == 401
+    assert woken_before == []  # nothing woken, held or counted for them
+    assert allowed.status_code == 200
+    assert waker.wakes == [("ads", "ctr-v1")]
+    assert stats.versions[0].requests == 1
+
+
 async def test_too_many_held_requests_are_refused_with_retry_after() -> None:
     view = ClusterView()
     view.set_routes("ads", "iris", [Route("iris-v1", 100)])

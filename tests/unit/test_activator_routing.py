@@ -7,13 +7,20 @@ from collections import Counter
 
 import pytest
 
-from modelops_contracts.serving import AUTH_ANNOTATION, ROUTES_ANNOTATION, Route, routes_to_json
+from modelops_contracts.serving import (
+    AUTH_ANNOTATION,
+    MODEL_LABEL,
+    ROUTES_ANNOTATION,
+    Route,
+    routes_to_json,
+)
 from modelops_runtime.activator.balancer import Splitter, least_loaded
 from modelops_runtime.activator.proxy import Refusal, shows_credential, target_of
 from modelops_runtime.activator.view import Blocker, ClusterView, Pod
 from modelops_runtime.activator.watch import (
     service_addresses,
     service_auth,
+    service_model,
     service_routes,
     slice_pods,
     version_blocker,
@@ -224,3 +231,18 @@ def test_a_service_tells_its_models_auth_and_the_view_keeps_it_with_the_routes()
     view.set_routes("ads", "ctr", [Route("ctr-v1", 100)], auth="kubernetes")
     view.replace("services", "ads", set())
     assert view.auth("ads", "ctr") == "none"
+
+
+def test_a_service_tells_its_model_so_a_token_is_reviewed_for_that_models_audience() -> None:
+    labels = {MODEL_LABEL: "ctr", "modelops.dev/version": "ctr-v2"}
+    version_service = {"metadata": {"name": "ctr-v2-predictor", "labels": labels,
+                                    "annotations": {AUTH_ANNOTATION: "kubernetes"}}}  # fmt: skip
+    assert service_model(version_service) == "ctr"
+    assert service_model({"metadata": {}}) == ""
+    view = ClusterView()
+    view.set_routes("ads", "ctr-v2-predictor", [Route("ctr-v2", 100)], auth="kubernetes",
+                    model="ctr")  # fmt: skip
+    assert (view.auth("ads", "ctr-v2-predictor"), view.model("ads", "ctr-v2-predictor")) == (
+        "kubernetes", "ctr")  # fmt: skip
+    view.set_routes("ads", "ctr-v2-predictor", None)
+    assert view.model("ads", "ctr-v2-predictor") == ""

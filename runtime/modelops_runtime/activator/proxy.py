@@ -46,6 +46,7 @@ from modelops_runtime.activator.upstream import (
 )
 from modelops_runtime.activator.view import ClusterView, Key
 from modelops_runtime.auth import TokenReviews
+from modelops_runtime.errors import AuthUnavailable
 
 log = logging.getLogger("modelops.activator")
 
@@ -114,9 +115,19 @@ _CREDENTIALS = {
 
 def shows_credential(auth: str, headers: RawHeaders) -> bool:
     """Whether a request carries the kind of credential its Model's auth mode asks for.
-    Only its presence: the predictor checks it (the activator holds no key)."""
+    Only its presence: the predictor checks an API key (the activator holds none); a
+    Kubernetes token the activator also reviews before it wakes anything (``_reviewed``)."""
     wanted = _CREDENTIALS.get(auth)
     return wanted is None or any(name in wanted and value.strip() for name, value in headers)
+
+
+def token_of(headers: RawHeaders) -> str:
+    """A kubernetes-auth caller's token: ``Authorization: Bearer`` or the token header."""
+    found = {name: value for name, value in headers if name in _CREDENTIALS["kubernetes"]}
+    scheme, _, token = found.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return found.get(TOKEN_HEADER.lower().encode(), b"").decode("latin-1").strip()
 
 
 def unauthenticated(auth: str) -> Refusal:
@@ -307,9 +318,11 @@ class Activator:
         except Refusal as refusal:
             return refusal.answer()
         auth = self.view.auth(namespace, service)
+        model = self.view.model(namespace, service) if auth == "kubernetes" else ""
         return await self._forward(
-            self._state(namespace, version), method, target, forward, body, auth=auth
-        )
+            self._state(namespace, version), method, target, forward, body,
+            auth=auth, model=model,
+        )  # fmt: skip
 
     def _version_for(self, namespace: str, service: str) -> str:
         routes = self.view.routes(namespace, service)
@@ -348,6 +361,7 @@ class Activator:
         body: bytes,
         *,
         auth: str = "none",
+        model: str = "",
     ) -> Answer:
         held_for: float | None = None
         tried: list[str] = []
@@ -367,6 +381,8 @@ class Activator:
                     # Nothing is held, woken or counted for a caller with no credential:
                     # the pods would refuse it anyway, after a cold start paid for it.
                     return unauthenticated(auth).answer()
+                if model and (denied := await self._reviewed(state.namespace, model, headers)):
+                    return denied.answer()
                 try:
                     started = time.monotonic()
                     address = await self._hold(state)
@@ -390,6 +406,23 @@ class Activator:
             finally:
                 in_flight[address] -= 1
             return self._answered(state, answer, time.perf_counter() - sent, held_for)
+
+    async def _reviewed(self, namespace: str, model: str, headers: RawHeaders) -> Refusal | None:
+        """kubernetes auth, before a version is woken: the caller's token as the predictor
+        would judge it (the same review, cached), so a wrong token wakes nothing either."""
+        if self.reviews is None:
+            return None
+        token = token_of(headers)
+        if not token:
+            return unauthenticated("kubernetes")
+        try:
+            refused = await self.reviews.decide(namespace, model, token)
+        except AuthUnavailable as err:
+            return Refusal(503, "AuthUnavailable", str(err), RETRY_AFTER_S)
+        if refused is None:
+            return None
+        return Refusal(refused.status, refused.reason, str(refused),
+                       challenge=refused.status == 401)  # fmt: skip
 
     def _upstream_refusal(self, err: Exception, pod: str) -> Refusal:
         """The activator's answer when a pod's answer failed after the request was sent."""

@@ -47,7 +47,8 @@ Listener = Callable[[Key], None]
 class ClusterView:
     def __init__(self) -> None:
         self._routes: dict[Key, tuple[Route, ...]] = {}
-        self._auth: dict[Key, str] = {}
+        self._auth: dict[Key, tuple[str, str]] = {}
+        """(auth mode, Model) of each Service whose Model asks for a credential."""
         """A Service's auth mode (its Model's), when not "none"."""
         self._addresses: dict[str, Key] = {}
         self._addresses_of: dict[Key, tuple[str, ...]] = {}
@@ -73,7 +74,11 @@ class ClusterView:
     def auth(self, namespace: str, service: str) -> str:
         """The auth mode of a Service's Model: the credential a caller must show before
         anything is woken for it."""
-        return self._auth.get((namespace, service), "none")
+        return self._auth.get((namespace, service), ("none", ""))[0]
+
+    def model(self, namespace: str, service: str) -> str:
+        """The Model a Service that asks for a credential belongs to ('' if not known)."""
+        return self._auth.get((namespace, service), ("none", ""))[1]
 
     def service_at(self, address: str) -> Key | None:
         """The modelops Service whose cluster IP is ``address``, if one is known."""
@@ -100,7 +105,9 @@ class ClusterView:
         service: str,
         routes: Iterable[Route] | None,
         addresses: Iterable[str] = (),
+        *,
         auth: str = "none",
+        model: str = "",
     ) -> None:
         key = (namespace, service)
         self._forget_addresses(key)
@@ -112,7 +119,7 @@ class ClusterView:
             self._addresses_of[key] = tuple(addresses)
             self._addresses.update(dict.fromkeys(self._addresses_of[key], key))
             if auth != "none":
-                self._auth[key] = auth
+                self._auth[key] = (auth, model)
 
     def _forget_addresses(self, key: Key) -> None:
         for address in self._addresses_of.pop(key, ()):

@@ -28,6 +28,7 @@ from modelops_contracts.serving import (
     AUTH_ANNOTATION,
     MANAGED_BY_LABEL,
     MANAGER,
+    MODEL_LABEL,
     PREDICTOR_PORT_NAME,
     PRIVATE_SUFFIX,
     ROUTES_ANNOTATION,
@@ -62,6 +63,12 @@ def service_routes(obj: dict[str, Any]) -> tuple[Key, tuple[Route, ...] | None]:
             "a Service's routes annotation is not valid", extra={"service": key, "error": str(err)}
         )
         return key, None
+
+
+def service_model(obj: dict[str, Any]) -> str:
+    """The Model a Service belongs to (the label the operator puts on its Services)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(MODEL_LABEL) or "")
 
 
 def service_auth(obj: dict[str, Any]) -> str:
@@ -261,7 +268,8 @@ class Watcher:
         if kind == "services":
             (namespace, name), routes = service_routes(obj)
             view.set_routes(namespace, name, None if deleted else routes,
-                            service_addresses(obj), service_auth(obj))  # fmt: skip
+                            service_addresses(obj), auth=service_auth(obj),
+                            model=service_model(obj))  # fmt: skip
         elif kind == "endpointslices":
             (namespace, name), version, pods = slice_pods(obj)
             view.set_slice(namespace, name, None if deleted else version, pods)
