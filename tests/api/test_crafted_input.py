@@ -96,6 +96,36 @@ async def test_a_record_value_nested_deeper_than_a_list_of_strings_is_a_400(
     assert listed.status_code == 200, listed.text
 
 
+@pytest.mark.parametrize("value", [[1, 2], {"a": "b"}, ["shop", 3]])
+async def test_a_record_value_the_first_step_cannot_take_is_a_400_not_a_model_failure(
+    serve: Serve, ctr: Trained, value: object
+) -> None:
+    """A DictVectorizer takes strings, numbers and lists of strings: a list of numbers or
+    an object used to reach it and fail there (a 500 blamed on the model)."""
+    async with serve(ctr.path, name="ctr") as client:
+        response = await client.post(
+            "/v1/models/ctr:predict", json={"instances": [{**ctr.rows[0], "site": value}]}
+        )
+        healthy = await client.post("/v1/models/ctr:predict", json={"instances": ctr.rows[:1]})
+    assert response.status_code == 400, response.text
+    assert "instance 0: field 'site'" in _error(response)
+    assert "lists of strings" in _error(response)
+    assert healthy.status_code == 200
+
+
+def test_a_feature_hasher_takes_no_list_of_strings() -> None:
+    """A FeatureHasher's records take strings and numbers only: its schema says so."""
+    from sklearn.feature_extraction import FeatureHasher
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from modelops_runtime.models.sklearn import schema_of
+
+    model = make_pipeline(FeatureHasher(n_features=8), LogisticRegression())
+    model.fit([{"site": "shop"}, {"site": "news"}], [0, 1])
+    assert schema_of(model).string_lists is False
+
+
 @pytest.mark.parametrize("size", [-4, -16, True])
 async def test_a_binary_data_size_that_is_not_a_count_of_bytes_is_a_400(
     serve: Serve, iris: Trained, size: object

@@ -25,6 +25,9 @@ class InputSchema:
     kind: InputKind
     n_features: int | None = None
     feature_names: tuple[str, ...] | None = None
+    string_lists: bool = False
+    """RECORDS: a value may also be a list of strings (a DictVectorizer one-hot encodes
+    each; a FeatureHasher takes strings and numbers only)."""
 
 
 class Model(Protocol):

@@ -98,6 +98,7 @@ def _records_to_input(
     records: Sequence[Mapping[str, Any]], schema: InputSchema, reject_nulls: bool
 ) -> ModelInput:
     if schema.kind is InputKind.RECORDS:
+        _check_record_values(records, schema.string_lists)
         if reject_nulls and any(_missing(v) for r in records for v in r.values()):
             raise _nulls_refused()
         return list(records)
@@ -106,6 +107,25 @@ def _records_to_input(
     _check_fields(records, schema)
     names = schema.feature_names
     return _frame([[record[n] for n in names] for record in records], names, reject_nulls)
+
+
+def _check_record_values(records: Sequence[Mapping[str, Any]], string_lists: bool) -> None:
+    """What the model's first step takes as a record's values: strings, numbers, booleans
+    and nulls, and (DictVectorizer) lists of strings; anything else is the caller's error,
+    not a failure of the model."""
+    for index, record in enumerate(records):
+        for name, value in record.items():
+            if value is None or isinstance(value, (str, int, float)):
+                continue
+            if string_lists and isinstance(value, list) and all(isinstance(v, str) for v in value):
+                continue
+            allowed = "strings, numbers, booleans, null" + (
+                " or lists of strings" if string_lists else ""
+            )
+            raise InvalidInput(
+                f"instance {index}: field {_short(name)} is {_short(value)}; this model's "
+                f"values are {allowed}"
+            )
 
 
 def _check_fields(records: Sequence[Mapping[str, Any]], schema: InputSchema) -> None:

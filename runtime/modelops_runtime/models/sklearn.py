@@ -49,7 +49,9 @@ def schema_of(estimator: Any) -> InputSchema:
     """What input the fitted estimator expects, read from its fitted attributes."""
     head = first_step(estimator)
     if type(head).__name__ in _DICT_INPUT_STEPS and getattr(head, "input_type", "dict") == "dict":
-        return InputSchema(kind=InputKind.RECORDS)
+        return InputSchema(
+            kind=InputKind.RECORDS, string_lists=type(head).__name__ == "DictVectorizer"
+        )
     names = getattr(estimator, "feature_names_in_", None)
     if names is None:
         names = getattr(head, "feature_names_in_", None)
