@@ -141,14 +141,38 @@ class PodStats:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PodStats:
+        """Raises ValueError for anything but the shape ``to_json`` writes: a pod runs its
+        model's code, so what it reports is checked like any input (no null, no string,
+        no negative count, no infinity or NaN)."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("pod stats must be a JSON object")
+        draining = data.get("draining", False)
+        if not isinstance(draining, bool):
+            raise ValueError("draining must be a boolean")
         return cls(
-            in_flight=int(data["in_flight"]),
-            requests=int(data["requests"]),
-            last_request=float(data["last_request"]),
-            started=float(data["started"]),
-            draining=bool(data.get("draining", False)),
+            in_flight=_count(data, "in_flight"),
+            requests=_count(data, "requests"),
+            last_request=_time(data, "last_request"),
+            started=_time(data, "started"),
+            draining=draining,
         )
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key} must be a count (an integer, 0 or more), not {value!r}")
+    return value
+
+
+def _time(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        0 <= value < 1e11  # a Unix time, finite (NaN fails every comparison)
+    ):
+        raise ValueError(f"{key} must be a Unix time in seconds, not {value!r}")
+    return float(value)
 
 
 LATENCY_BUCKETS_MS = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
