@@ -168,8 +168,12 @@ def _count(data: dict[str, Any], key: str) -> int:
 
 def _time(data: dict[str, Any], key: str) -> float:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        0 <= value < 1e11  # a Unix time, finite (NaN fails every comparison)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (
+            0 <= value < 1e11  # a Unix time, finite (NaN fails every comparison)
+        )
     ):
         raise ValueError(f"{key} must be a Unix time in seconds, not {value!r}")
     return float(value)

@@ -177,3 +177,20 @@ def scheduled_time(job_name: str, schedule_name: str) -> str | None:
     if not job_name.startswith(prefix) or not minutes.isdigit():
         return None
     return datetime.fromtimestamp(int(minutes) * 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+HYPERPARAMETER_OPTION = "--hyperparameter"
+"""The train command's option for one hyperparameter, ``NAME=VALUE`` (repeated): a channel
+of its own, so that only these are recorded as hyperparameters, never the user's own
+``--name=value`` arguments. The trainer receives each as ``--NAME=VALUE`` after those."""
+
+
+def hyperparameter_args(parameters: dict[str, str]) -> list[str]:
+    """Hyperparameters as a trainer receives them: ``--name=value``, sorted by name."""
+    return [f"--{name}={value}" for name, value in sorted(parameters.items())]
+
+
+def hyperparameter_options(parameters: dict[str, str]) -> list[str]:
+    """Hyperparameters as the train command takes them (``HYPERPARAMETER_OPTION``)."""
+    return [arg for name, value in sorted(parameters.items())
+            for arg in (HYPERPARAMETER_OPTION, f"{name}={value}")]  # fmt: skip

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from modelops_contracts.training import HYPERPARAMETER_OPTION
 from modelops_contracts.verdict import VERIFICATION_FAILED, VERIFIED, Verdict
 from modelops_runtime.errors import ArtifactError
 
@@ -356,8 +357,27 @@ def _add_train(commands: Any) -> None:
     parser.add_argument(
         "--work-dir", help="writable folder for the run (default /tmp/modelops-train)"
     )
+    parser.add_argument(
+        HYPERPARAMETER_OPTION,
+        dest="hyperparameters",
+        action="append",
+        default=[],
+        type=_hyperparameter,
+        metavar="NAME=VALUE",
+        help="a hyperparameter: recorded in metadata.json and given to the trainer as "
+        "--NAME=VALUE after its own arguments (repeat for each)",
+    )
     parser.add_argument("trainer_args", nargs="*", metavar="-- ARGS", help="the trainer's")
     parser.set_defaults(run=train, parser=parser)
+
+
+def _hyperparameter(text: str) -> tuple[str, str]:
+    from modelops_runtime.training.arguments import hyperparameter
+
+    try:
+        return hyperparameter(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def train(args: argparse.Namespace) -> int:
@@ -384,6 +404,7 @@ def train(args: argparse.Namespace) -> int:
                 index=(args.index_url, *args.extra_index_url) if args.index_url else (),
                 command=tuple(args.command or ()),
                 user_args=tuple(args.trainer_args),
+                hyperparameters=dict(args.hyperparameters),
                 evaluation_hook=args.evaluation_hook,
                 collect=args.collect,
                 work_dir=Path(args.work_dir) if args.work_dir else DEFAULT_WORK_DIR,

@@ -70,8 +70,8 @@ def test_a_package_trains_and_its_model_serves_what_it_predicted(
     predictions = tmp_path / "predictions.json"
     run = train(
         tmp_path, "--package", wheels["tiny"].as_uri(), "--module", "tinytrainer.train",
-        "--output", f"file://{tmp_path}/store/iris/iris-v1",
-        trainer_args=("--C=0.5", f"--predictions={predictions}"),
+        "--output", f"file://{tmp_path}/store/iris/iris-v1", "--hyperparameter", "C=0.5",
+        trainer_args=(f"--predictions={predictions}",),
         env={RUN_DATE: "2025-01-15T03:00:00Z"},
     )  # fmt: skip
     assert run.code == 0, run.stderr
@@ -99,8 +99,10 @@ def test_a_package_trains_and_its_model_serves_what_it_predicted(
     assert metadata["framework_versions"] == installed_framework_versions()
     assert metadata["metrics"] == result.metrics
     assert (metadata["sha256"], metadata["run_date"]) == (result.sha256, "2025-01-15T03:00:00Z")
-    assert metadata["args"] == ["--C=0.5", f"--predictions={predictions}"]
-    assert metadata["hyperparameters"]["C"] == "0.5"
+    # The user's own --name=value is an argument; only the hyperparameter channel's are
+    # hyperparameters (the trainer got both: "C=0.5" in its output above).
+    assert metadata["args"] == [f"--predictions={predictions}"]
+    assert metadata["hyperparameters"] == {"C": "0.5"}
     assert metadata["trainer"] == {
         "module": "tinytrainer.train", "package": wheels["tiny"].as_uri(),
     }  # fmt: skip

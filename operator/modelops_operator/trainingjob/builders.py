@@ -68,11 +68,6 @@ def labels(inputs: TrainerInputs) -> dict[str, str]:
     }
 
 
-def parameter_args(parameters: dict[str, str]) -> list[str]:
-    """Hyperparameters as the trainer receives them: --name=value."""
-    return [f"--{name}={value}" for name, value in sorted(parameters.items())]
-
-
 def _contract_env(inputs: TrainerInputs) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [
         {
@@ -150,8 +145,10 @@ def entrypoint_args(inputs: TrainerInputs, parameters: dict[str, str]) -> list[s
     output = f"{inputs.output.rstrip('/')}/{owner.namespace}/{spec.model}/$({contract.JOB_NAME})/"
     args = ["train", "--output", output, "--termination-log", TERMINATION_LOG,
             "--work-dir", WORK_DIR]  # fmt: skip
+    # Recorded as the run's hyperparameters; the trainer receives them as --name=value.
+    recorded = contract.hyperparameter_options(parameters)
     if spec.image:
-        return [*args, "--collect"]
+        return [*args, *recorded, "--collect"]
     args += ["--package", str(spec.package), "--module", str(spec.module)]
     index = package_index(spec, inputs.package_index)
     if index:
@@ -159,7 +156,7 @@ def entrypoint_args(inputs: TrainerInputs, parameters: dict[str, str]) -> list[s
         args += [arg for extra in index[1:] for arg in ("--extra-index-url", extra)]
     if spec.evaluation_hook:
         args += ["--evaluation-hook", spec.evaluation_hook]
-    return [*args, "--", *spec.args, *parameter_args(parameters)]
+    return [*args, *recorded, "--", *spec.args]
 
 
 def package_index(spec: TrainingJobSpec, operators: tuple[str, ...]) -> tuple[str, ...]:
@@ -178,7 +175,7 @@ def pod_spec(inputs: TrainerInputs, parameters: dict[str, str]) -> dict[str, Any
     if spec.image:  # the user's image trains first; the runtime then collects its model
         user = _container(inputs, TRAINER_CONTAINER, spec.image)
         # --job-dir first, as the seed-era service passed it; then the user's arguments.
-        args = ["--job-dir", MODEL_DIR, *spec.args, *parameter_args(parameters)]
+        args = ["--job-dir", MODEL_DIR, *spec.args, *contract.hyperparameter_args(parameters)]
         user |= {"command": list(spec.command), "args": args}
         init = [user]
         main["name"] = COLLECT_CONTAINER

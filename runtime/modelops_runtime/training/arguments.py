@@ -1,5 +1,6 @@
 """The user's code's arguments: ``--job-dir`` as the seed-era service passed it, the user's
-own, and the hyperparameters the operator appends as ``--name=value``."""
+own, then the hyperparameters as ``--name=value`` (they come on a channel of their own,
+``HYPERPARAMETER_OPTION``, so the user's own ``--name=value`` are never taken for them)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ JOB_DIR = "--job-dir"
 DEFAULT_HOOK = "evaluate"
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _HOOK = re.compile(rf"^({_IDENTIFIER}(?:\.{_IDENTIFIER})*):({_IDENTIFIER})$")
-_NAME_VALUE = re.compile(r"^--([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$", re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def trainer_args(job_dir: Path, user_args: Sequence[str]) -> list[str]:
@@ -23,14 +24,15 @@ def trainer_args(job_dir: Path, user_args: Sequence[str]) -> list[str]:
     return [JOB_DIR, str(job_dir), *user_args]
 
 
-def hyperparameters(user_args: Sequence[str]) -> dict[str, str]:
-    """The ``--name=value`` arguments, as recorded in metadata.json (a name given twice
-    keeps its last value, as argparse would)."""
-    found: dict[str, str] = {}
-    for arg in user_args:
-        if match := _NAME_VALUE.match(arg):
-            found[match[1]] = match[2]
-    return found
+def hyperparameter(text: str) -> tuple[str, str]:
+    """One ``NAME=VALUE`` of ``HYPERPARAMETER_OPTION``; ValueError when it is not one."""
+    name, equals, value = text.partition("=")
+    if not equals or not _NAME.fullmatch(name):
+        raise ValueError(
+            f"a hyperparameter is NAME=VALUE with NAME a letter or _ then letters, digits, "
+            f"_, . or -, not {text!r}"
+        )
+    return name, value
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelops_contracts.training import (
@@ -22,6 +22,7 @@ from modelops_contracts.training import (
     TRAINED,
     TRAINER_FAILED,
     TrainingResult,
+    hyperparameter_args,
 )
 from modelops_runtime.training import (
     discovery,
@@ -34,7 +35,6 @@ from modelops_runtime.training import (
 from modelops_runtime.training.arguments import (
     Hook,
     evaluation_hook,
-    hyperparameters,
     trainer_args,
 )
 from modelops_runtime.training.environment import (
@@ -62,6 +62,8 @@ class Options:
     command: tuple[str, ...] = ()
     collect: bool = False
     user_args: tuple[str, ...] = ()
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    """Recorded as the run's hyperparameters; the trainer gets them after ``user_args``."""
     evaluation_hook: str | None = None
     work_dir: Path = DEFAULT_WORK_DIR
 
@@ -102,7 +104,9 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
     child_env = trainer_env(env, workspace, date, destination)
 
     python = _install(options, workspace, child_env)
-    argv = trainer_args(workspace.model_dir, options.user_args)
+    argv = trainer_args(
+        workspace.model_dir, [*options.user_args, *hyperparameter_args(options.hyperparameters)]
+    )
     tail = "" if options.collect else _train(python, options, argv, child_env).tail
     if me.rank != 0:  # rank 0 saves, scores and reports the one model of the group
         return TrainingResult(
@@ -124,7 +128,7 @@ def _run(options: Options, env: Mapping[str, str]) -> TrainingResult:
         metrics,
         {
             "args": list(options.user_args),
-            "hyperparameters": hyperparameters(options.user_args),
+            "hyperparameters": dict(sorted(options.hyperparameters.items())),
             "run_date": date,
             "trainer": _trainer(options),
         },

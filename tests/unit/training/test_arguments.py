@@ -9,7 +9,7 @@ import pytest
 from modelops_runtime.training.arguments import (
     Hook,
     evaluation_hook,
-    hyperparameters,
+    hyperparameter,
     parse_hook,
     trainer_args,
 )
@@ -27,10 +27,13 @@ def test_a_users_own_job_dir_is_kept(given: list[str]) -> None:
     assert trainer_args(Path("/w/model"), given) == given
 
 
-def test_hyperparameters_are_the_name_value_arguments() -> None:
-    args = ["--data", "s3://b", "--max_depth=4", "--learning_rate=0.1", "-v", "--max_depth=6",
-            "--expr=a=b", "positional"]  # fmt: skip
-    assert hyperparameters(args) == {"max_depth": "6", "learning_rate": "0.1", "expr": "a=b"}
+def test_a_hyperparameter_is_name_equals_value() -> None:
+    assert hyperparameter("max_depth=6") == ("max_depth", "6")
+    assert hyperparameter("expr=a=b") == ("expr", "a=b")
+    assert hyperparameter("eta=") == ("eta", "")
+    for bad in ("max_depth", "=1", "--max_depth=1", "1x=2", "a b=1"):
+        with pytest.raises(ValueError, match="a hyperparameter is NAME=VALUE"):
+            hyperparameter(bad)
 
 
 def test_hooks() -> None:

@@ -64,7 +64,8 @@ def test_the_arguments_the_operators_pods_pass(image: bool) -> None:
         assert args.evaluation_hook == "trainer.eval:score"
         assert (args.index_url, args.extra_index_url) == (
             "https://pi.team/simple", ["https://extra.team/simple"])  # fmt: skip
-        assert args.trainer_args == ["--days=7", "--C=2"]
+        assert args.trainer_args == ["--days=7"]
+    assert args.hyperparameters == [("C", "2")]  # on a channel of its own
 
 
 def test_an_images_command_one_word_per_flag() -> None:

@@ -64,12 +64,24 @@ def test_the_trainer_contract_reaches_the_code():
     assert "MODELOPS_SCHEDULE" not in found
 
 
-def test_a_trial_carries_its_hyperparameters_as_args_and_in_an_annotation():
-    manifest = job(inputs(), "ctr-daily-t3", {"max_depth": "4", "eta": "0.1"})
-    assert pod(manifest)["containers"][0]["args"][-2:] == ["--eta=0.1", "--max_depth=4"]
+def test_a_trial_carries_its_hyperparameters_on_their_own_channel_and_in_an_annotation():
+    """The trainer gets them as --name=value after the user's own arguments, but they reach
+    the entrypoint as --hyperparameter options, so only they are recorded as such (a
+    user's --data=s3://... is an argument, not a hyperparameter)."""
+    manifest = job(inputs(args=["--data=s3://b/d"]), "ctr-daily-t3",
+                   {"max_depth": "4", "eta": "0.1"})  # fmt: skip
+    args = pod(manifest)["containers"][0]["args"]
+    ours, _, theirs = _split(args)
+    assert ours[-4:] == ["--hyperparameter", "eta=0.1", "--hyperparameter", "max_depth=4"]
+    assert theirs == ["--data=s3://b/d"]
     assert manifest["metadata"]["annotations"][PARAMETERS_ANNOTATION] == (
         '{"eta": "0.1", "max_depth": "4"}'
     )
+
+
+def _split(args: list[str]) -> tuple[list[str], str, list[str]]:
+    at = args.index("--")
+    return args[:at], "--", args[at + 1 :]
 
 
 def test_an_image_trainer_runs_first_and_the_runtime_collects_its_model():
@@ -86,6 +98,9 @@ def test_an_image_trainer_runs_first_and_the_runtime_collects_its_model():
     assert collect["name"] == "collect"
     assert collect["args"][-1] == "--collect"
     assert "--package" not in collect["args"]
+    trial = pod(job(inputs(**image), "j", {"eta": "0.1"}))
+    assert trial["initContainers"][0]["args"][-1] == "--eta=0.1"  # the trainer gets it
+    assert trial["containers"][0]["args"][-3:] == ["--hyperparameter", "eta=0.1", "--collect"]
 
 
 def test_limits_deadline_and_retries():
