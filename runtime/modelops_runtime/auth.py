@@ -240,8 +240,8 @@ class TokenReviews:
 
 
 class KubernetesAuth:
-    """The predictor's check: the caller's bearer token, decided by ``reviewer`` for this
-    Model (cached, see ``TokenReviews``)."""
+    """The predictor's check: the caller's bearer token, decided for this Model by
+    ``reviews`` (a reviewer behind a cache)."""
 
     def __init__(self, namespace: str, model: str, reviews: TokenReviews) -> None:
         self.namespace, self.model = namespace, model
