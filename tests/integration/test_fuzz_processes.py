@@ -62,7 +62,7 @@ def activator(tmp_path: Path, predictor_port: int) -> tuple[subprocess.Popen[byt
         time.sleep(0.05)
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(420)  # a bound for a stall: the cases are counted (tests/fuzzing.py)
 @pytest.mark.parametrize("through", ["predictor", "activator"])
 def test_no_request_is_a_server_error_on_real_processes(
     through: str, start, iris: Trained, tmp_path: Path, record_property: Any
