@@ -20,6 +20,7 @@ LIMITS = {
     "maxReadAheadBytes": "max_read_ahead_bytes",
     "maxAnswerBytes": "max_answer_bytes",
     "maxBufferedBytes": "max_buffered_bytes",
+    "maxConnections": "max_connections",
 }
 
 

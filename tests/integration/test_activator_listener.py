@@ -414,3 +414,28 @@ async def test_a_read_of_many_tiny_pipelined_requests_is_parsed_only_as_far_as_a
     # Without slices one read (as much as asyncio reads at once) became requests at once.
     assert parsed <= 8 + 16 * 1024 // 28, parsed
     assert [json.loads(b)["target"] for _, _, b in answers] == [f"/{i}" for i in range(count)]
+
+
+async def test_a_connection_past_the_cap_hears_why_and_the_others_are_served() -> None:
+    """Each connection holds memory and a descriptor, so the activator holds at most
+    ``max_connections``: one more is answered 503 with Retry-After and closed at once,
+    and a connection freed makes room again."""
+    async with listening(Echo(), max_connections=3) as (port, _, _):
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        for _, writer in held:  # each is served, and stays open (keep-alive)
+            writer.write(post("/held", b"x"))
+        assert [(await read_answer(r))[0] for r, _ in held] == [200, 200, 200]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        status, headers, body = await read_answer(reader)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # then closed
+        writer.close()
+        assert (status, headers[b"retry-after"]) == (503, b"1")
+        assert json.loads(body)["reason"] == "TooManyConnections"
+        held[0][1].close()
+        await asyncio.sleep(0.2)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/again", b"y"))
+        assert (await read_answer(reader))[0] == 200
+        writer.close()
+        for _, open_writer in held[1:]:
+            open_writer.close()

@@ -126,6 +126,9 @@ class Connection(asyncio.Protocol):
         self._max_body = settings.max_body_bytes
         self._max_ahead = settings.max_read_ahead_bytes
         self._read_seconds = settings.read_timeout_seconds
+        self._max_connections = settings.max_connections
+        self.capped = True
+        """Refused past ``max_connections`` (the admin port's connections never are)."""
         self._buffered = buffered
         self._connections = connections
         self._tasks = tasks
@@ -161,6 +164,14 @@ class Connection(asyncio.Protocol):
         self._connections.add(self)
         self._idle_since = self._loop.time()
         self._timer = self._loop.call_later(self._wait_at_most(KEEP_ALIVE_SECONDS), self._tick)
+        if self.capped and len(self._connections) > self._max_connections:
+            # Each connection holds a little memory and a descriptor: past the cap a client
+            # hears why at once instead of queueing in the kernel's backlog.
+            self._refuse(error_answer(
+                503, "TooManyConnections",
+                f"the activator holds {self._max_connections} connections, its limit "
+                "(max_connections); try again shortly", [(b"retry-after", b"1")],
+            ))  # fmt: skip
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = self._closed = True

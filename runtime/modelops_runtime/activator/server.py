@@ -104,6 +104,7 @@ def connections_for(activator: Activator) -> type[Connection]:
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             if transport.get_extra_info("sockname")[1] == activator.settings.admin_port:
                 self.handler = activator.admin
+                self.capped = False  # probes and token reviews get in whatever the load
             super().connection_made(transport)
 
     return ActivatorConnection

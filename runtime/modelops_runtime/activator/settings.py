@@ -46,6 +46,9 @@ class ActivatorSettings:
     """Bodies held at once, all connections together (requests read, pods' answers not yet
     taken by their clients). Past it a body over 64 KiB is a 503 with Retry-After; smaller
     ones are always taken, so a few large ones cannot starve ordinary requests."""
+    max_connections: int = 10_000
+    """Client connections on the proxied port at once; one more is answered 503
+    ``TooManyConnections`` with Retry-After and closed (the admin port is never refused)."""
     namespaces: tuple[str, ...] = ()
     """Watch only these namespaces (empty: all)."""
     static: Path | None = None
@@ -86,6 +89,8 @@ class ActivatorSettings:
             raise ValueError(
                 f"wake renew seconds must be above 0 and below the lease ({WAKE_LEASE_SECONDS:g})"
             )
+        if settings.max_connections < 1:
+            raise ValueError("max connections must be at least 1")
         if settings.max_held < 1:
             raise ValueError("max held must be at least 1")
         if settings.read_timeout_seconds <= 0:
