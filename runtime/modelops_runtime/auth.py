@@ -187,10 +187,14 @@ class TokenReviews:
         allow_seconds: float = 60.0,
         deny_seconds: float = 5.0,
         max_entries: int = 10_000,
+        max_pending: int = 256,
     ) -> None:
         self._reviewer = reviewer
         self._allow_seconds, self._deny_seconds = allow_seconds, deny_seconds
         self._max_entries = max_entries
+        self._max_pending = max_pending
+        """Distinct reviews under way at once: a flood of made-up tokens (each a review of
+        the API server) is refused past it rather than queued without end."""
         self._cache: dict[bytes, Decision] = {}
         self._pending: dict[bytes, asyncio.Future[Decision]] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="auth-review")
@@ -206,6 +210,10 @@ class TokenReviews:
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
+        if len(self._pending) >= self._max_pending:
+            raise AuthUnavailable(
+                f"{len(self._pending)} token reviews are already under way; try again shortly"
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._pending[key] = future

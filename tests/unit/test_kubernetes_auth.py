@@ -98,6 +98,24 @@ async def test_concurrent_requests_with_one_new_token_share_one_review() -> None
     assert stub.reviews() == 1
 
 
+async def test_a_flood_of_new_tokens_is_refused_past_the_reviews_under_way() -> None:
+    """Each new token costs a review of the API server: past ``max_pending`` reviews at once
+    a new one is a 503 at once (nothing queued), and known tokens still pass."""
+    stub = StubApiServer()
+    checker = auth(stub, max_pending=2)
+    await checker.check(bearer("alice-token"))  # cached before the flood
+    stub.gate.clear()
+    flood = [asyncio.create_task(checker.check(bearer(f"made-up-{i}"))) for i in range(2)]
+    await asyncio.sleep(0.05)
+    with pytest.raises(AuthUnavailable, match="2 token reviews are already under way"):
+        await checker.check(bearer("made-up-2"))
+    await checker.check(bearer("alice-token"))  # from the cache: no review needed
+    stub.gate.set()
+    for refused in await asyncio.gather(*flood, return_exceptions=True):
+        assert isinstance(refused, Unauthorized)
+    assert stub.reviews() == 1 + 2
+
+
 async def test_the_cache_keeps_hashes_not_tokens_and_stays_bounded() -> None:
     checker = auth(StubApiServer(), max_entries=2)
     for token in ("alice-token", "bob-token", "carol-token"):
