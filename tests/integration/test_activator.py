@@ -374,7 +374,7 @@ async def test_a_wake_is_asked_for_again_while_requests_still_wait() -> None:
     view = ClusterView()
     view.set_routes("ads", "iris", [Route("iris-v1", 100)])
     waker = Recorder()
-    async with activator(view, waker, hold_seconds=1.0, wake_renew_seconds=0.3) as (
+    async with activator(view, waker, hold_seconds=2.0, wake_renew_seconds=0.3) as (
         client,
         app,
     ):
@@ -383,7 +383,9 @@ async def test_a_wake_is_asked_for_again_while_requests_still_wait() -> None:
         await asyncio.sleep(0.7)  # nothing waits now: no more asks
         stats = app.stats()
     assert reply.status_code == 504
-    assert 3 <= asked_while_holding <= 4  # at 0, 0.3, 0.6 and perhaps 0.9 s
+    # At 0, 0.3, ... 1.8 s on quiet cores; a loaded loop wakes late, so fewer, but never
+    # one alone (the code before asked once per wake).
+    assert 3 <= asked_while_holding <= 7
     assert set(waker.wakes) == {("ads", "iris-v1")}
     assert len(waker.wakes) == asked_while_holding
     assert stats.versions[0].wakes == 1  # renewals of one wake, not new wakes
