@@ -172,6 +172,12 @@ def test_a_version_served_from_a_claim(cluster, namespace, iris, tmp_path_factor
             ),
         )  # fmt: skip
         cluster.core.create_namespaced_persistent_volume_claim(namespace, claim)
+        # Bound first, as a claim a team serves from already is: a pod made before the PV
+        # controller binds it is unschedulable until the scheduler tries it again (in one
+        # loaded run the version was not Ready within 240 s).
+        wait_for(lambda: cluster.core.read_namespaced_persistent_volume_claim(
+            "models", namespace).status.phase == "Bound", timeout=120,
+            what="the claim bound to its volume")  # fmt: skip
         create(cluster, namespace, model_manifest("iris"))
         create(cluster, namespace,
                version_manifest("iris-v1", "iris", "pvc://models/iris/model.joblib"))  # fmt: skip
