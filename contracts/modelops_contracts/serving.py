@@ -41,6 +41,9 @@ controller copies a Service's labels onto its slices, so the private Services' s
 carry it too. The activator watches only objects with this label."""
 PREDICTOR_PORT_NAME = "http"
 """The name of the predictor's port in its pods, Services and EndpointSlices."""
+PREDICTOR_KEEP_ALIVE_SECONDS = 5.0
+"""A predictor closes a keep-alive connection idle this long (uvicorn's own default); the
+activator reuses a pooled connection only while it has been idle a second less."""
 READINESS_PATH = "/v2/health/ready"
 """A predictor answers 200 here when it can serve predictions (the readiness probe, and
 the activator's own probe of a new pod)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from modelops_contracts.serving import PREDICTOR_KEEP_ALIVE_SECONDS
 from modelops_contracts.verdict import Verdict
 from modelops_runtime import logs
 from modelops_runtime.app import create_app
@@ -64,6 +65,7 @@ def serve(
         access_log=settings.access_log,
         log_config=None,
         timeout_graceful_shutdown=max(1, round(settings.drain_timeout_seconds)),
+        timeout_keep_alive=int(PREDICTOR_KEEP_ALIVE_SECONDS),
     )
 
     def drain() -> None:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import httptools
 
+from modelops_contracts.serving import PREDICTOR_KEEP_ALIVE_SECONDS
+
 Headers = Sequence[tuple[bytes, bytes]]
 
 
@@ -108,6 +110,8 @@ class _Connection(asyncio.Protocol):
         self._held = 0
         """Bytes of its body counted in the pool's ``Buffered``."""
         self.closed = False
+        self.idle_since = 0.0
+        """When it was last put back in the pool (loop time)."""
         self.deadline = 0.0
         """When the answer must have come (loop time); the sweeper ends it after that."""
 
@@ -210,7 +214,9 @@ class Pool:
         connect_timeout: float,
         max_answer: int,
         buffered: Buffered,
+        *,
         max_idle: int = 256,
+        reuse_idle_seconds: float = PREDICTOR_KEEP_ALIVE_SECONDS - 1.0,
     ) -> None:
         host, _, port = address.rpartition(":")
         self.address = address
@@ -221,16 +227,25 @@ class Pool:
         self._idle: list[_Connection] = []
         self.busy: set[_Connection] = set()
         self._max_idle = max_idle
+        self._reuse_idle = reuse_idle_seconds
+        """Past this idle time a pooled connection is closed, not reused: the pod closes it
+        at ``PREDICTOR_KEEP_ALIVE_SECONDS``, and a request written as its close crosses ours
+        is lost to a reset, never retried (it was sent)."""
         self.failed_at = float("-inf")
         """When a connection to it last failed (pickers avoid it for a moment)."""
 
     async def _connection(self) -> _Connection:
         idle = self._idle
+        loop = asyncio.get_running_loop()
         while idle:
             conn = idle.pop()
-            if not conn.closed:
+            if conn.closed:
+                continue
+            if loop.time() - conn.idle_since < self._reuse_idle:
                 return conn
-        loop = asyncio.get_running_loop()
+            for stale in (conn, *idle):  # last in, first out: those below are older still
+                stale.close()
+            idle.clear()
         try:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(lambda: _Connection(self), self._host, self._port),
@@ -266,6 +281,7 @@ class Pool:
         finally:
             busy.discard(conn)
         if not conn.closed and len(self._idle) < self._max_idle:
+            conn.idle_since = asyncio.get_running_loop().time()
             self._idle.append(conn)
         elif not conn.closed:
             conn.close()
