@@ -26,7 +26,7 @@ from pathlib import Path
 
 import loadgen
 import servers
-from predictor import code_version, machine, wait_quiet, write_docs
+from predictor import add_wait_quiet, code_version, machine, wait_quiet, write_docs
 from workloads import train_xgboost
 
 RESULTS = servers.REPO / "bench/results"
@@ -52,13 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where wrk runs: 1 (default, beside the activator) or 0 (beside the predictor, "
         "so the activator has CPU 1 to itself)",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="MINUTES",
-        help="first wait up to this long for both CPUs to be nearly idle, else stop",
-    )
+    add_wait_quiet(parser)
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.quick:

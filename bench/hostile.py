@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 import servers
-from predictor import code_version, machine, wait_quiet, write_docs
+from predictor import add_wait_quiet, code_version, machine, wait_quiet, write_docs
 
 sys.path.insert(0, str(servers.REPO))
 
@@ -58,13 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "leaves of CPU 1, as attackers on other machines would be)",
     )
     parser.add_argument("--quick", action="store_true", help="1 round of 5 s: a smoke run")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="MINUTES",
-        help="first wait up to this long for both CPUs to be nearly idle, else stop",
-    )
+    add_wait_quiet(parser)
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.quick:

@@ -49,13 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of the server's CPU used by other processes above which a cell is re-run",
     )
     parser.add_argument("--retries", type=int, default=2, help="re-runs of a disturbed cell")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="MINUTES",
-        help="first wait up to this long for both CPUs to be nearly idle, else stop",
-    )
+    add_wait_quiet(parser)
     parser.add_argument(
         "--from-results",
         type=Path,
@@ -144,6 +138,17 @@ def check_answers(running: servers.Running, workload: Workload) -> None:
                 f"{running.config.server}/{running.config.label} answered {got[:8]} for "
                 f"{workload.name} ({size} rows) where model.predict says {want[:8]}"
             )
+
+
+def add_wait_quiet(parser: argparse.ArgumentParser) -> None:
+    """``--wait-quiet MINUTES``, which every benchmark takes (see ``wait_quiet``)."""
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="first wait up to this long for both CPUs to be nearly idle, else stop",
+    )
 
 
 def wait_quiet(minutes: float, threshold: float = 0.15, window: float = 5.0) -> None:

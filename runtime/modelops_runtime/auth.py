@@ -62,6 +62,11 @@ def bearer(headers: Mapping[str, str]) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def caller_token(headers: Mapping[str, str]) -> str:
+    """A kubernetes-auth caller's token: ``Authorization: Bearer``, else ``TOKEN_HEADER``."""
+    return bearer(headers) or headers.get(_TOKEN_HEADER, "").strip()
+
+
 def guard_for(settings: Settings) -> Guard | None:
     """The check predict routes run first, as the settings ask (None: nobody is checked)."""
     if settings.auth_mode == "apiKey":
@@ -256,7 +261,7 @@ class KubernetesAuth:
         self.reviews = reviews
 
     async def check(self, headers: dict[str, str]) -> None:
-        token = bearer(headers) or headers.get(_TOKEN_HEADER, "").strip()
+        token = caller_token(headers)
         if not token:
             raise Unauthorized(
                 "this model needs a Kubernetes bearer token: send 'Authorization: Bearer "

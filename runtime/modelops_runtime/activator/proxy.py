@@ -45,7 +45,7 @@ from modelops_runtime.activator.upstream import (
     Upstreams,
 )
 from modelops_runtime.activator.view import ClusterView, Key
-from modelops_runtime.auth import TokenReviews
+from modelops_runtime.auth import TokenReviews, caller_token
 from modelops_runtime.errors import AuthUnavailable
 
 log = logging.getLogger("modelops.activator")
@@ -122,12 +122,10 @@ def shows_credential(auth: str, headers: RawHeaders) -> bool:
 
 
 def token_of(headers: RawHeaders) -> str:
-    """A kubernetes-auth caller's token: ``Authorization: Bearer`` or the token header."""
-    found = {name: value for name, value in headers if name in _CREDENTIALS["kubernetes"]}
-    scheme, _, token = found.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return found.get(TOKEN_HEADER.lower().encode(), b"").decode("latin-1").strip()
+    """A kubernetes-auth caller's token, read as the predictor reads it (``caller_token``)."""
+    wanted = _CREDENTIALS["kubernetes"]
+    found = {n.decode("latin-1"): v.decode("latin-1") for n, v in headers if n in wanted}
+    return caller_token(found)
 
 
 def unauthenticated(auth: str) -> Refusal:
